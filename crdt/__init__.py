@@ -1,0 +1,1 @@
+"""Replication core: canonical encoding, keys, signed ops, hash chains, HLC, CRDT types. No I/O."""

@@ -1,0 +1,128 @@
+"""The node's tables, as ordered named migrations (see ``db.migrate``).
+
+Three kinds of table:
+- the op log (``ops``, ``streams``, ``evidence``) and local bookkeeping (``meta``, ``flags``): what
+  this node holds and what it has seen;
+- the materialised views (every table with a ``scope`` column listed in ``VIEW_TABLES``): a pure
+  function of the op set, dumped by ``digest``;
+- nothing else. A view table is never written but by an op's apply rule.
+
+LWW fields keep their winning stamp ``[wall_ms, counter, dev, op hash]`` in a ``stamps`` JSON map
+per row, so a later op with a lower stamp changes nothing, whatever order ops arrive in.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "VIEW_TABLES"]
+
+_V1 = [
+    """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    """CREATE TABLE ops (
+        idx INTEGER PRIMARY KEY,
+        hash BLOB NOT NULL UNIQUE,
+        dev TEXT NOT NULL, scope TEXT NOT NULL, seq INTEGER NOT NULL,
+        type TEXT NOT NULL, obj TEXT NOT NULL,
+        wall INTEGER NOT NULL, counter INTEGER NOT NULL,
+        raw BLOB NOT NULL, received_ms INTEGER NOT NULL,
+        UNIQUE (dev, scope, seq))""",
+    "CREATE INDEX ops_scope_idx ON ops (scope, idx)",
+    """CREATE TABLE streams (
+        dev TEXT NOT NULL, scope TEXT NOT NULL,
+        head_seq INTEGER NOT NULL, head_hash BLOB NOT NULL,
+        PRIMARY KEY (dev, scope))""",
+    """CREATE TABLE evidence (
+        hash BLOB PRIMARY KEY, dev TEXT NOT NULL, scope TEXT NOT NULL, seq INTEGER NOT NULL,
+        raw BLOB NOT NULL, reason TEXT NOT NULL, received_ms INTEGER NOT NULL)""",
+    """CREATE TABLE flags (
+        dev TEXT NOT NULL, flag TEXT NOT NULL, detail TEXT NOT NULL, ms INTEGER NOT NULL,
+        PRIMARY KEY (dev, flag))""",
+    # --- views ---
+    """CREATE TABLE devices (
+        dev TEXT PRIMARY KEY, scope TEXT NOT NULL, pubkey BLOB NOT NULL, community TEXT NOT NULL,
+        role TEXT NOT NULL, name TEXT NOT NULL, revoked_from_seq INTEGER, stamps TEXT NOT NULL)""",
+    """CREATE TABLE modes (scope TEXT PRIMARY KEY, mode TEXT NOT NULL, reason TEXT NOT NULL,
+        actor TEXT, since INTEGER NOT NULL, stamps TEXT NOT NULL)""",
+    """CREATE TABLE tickets (
+        id TEXT PRIMARY KEY, scope TEXT NOT NULL, code TEXT NOT NULL DEFAULT '',
+        unit TEXT NOT NULL DEFAULT '', category TEXT NOT NULL DEFAULT 'other',
+        urgency TEXT NOT NULL DEFAULT 'P4', text TEXT NOT NULL DEFAULT '', contact TEXT NOT NULL DEFAULT '',
+        household TEXT, answers TEXT NOT NULL DEFAULT '{}', reported_ms INTEGER NOT NULL DEFAULT 0,
+        epoch INTEGER NOT NULL DEFAULT 0, stage TEXT NOT NULL DEFAULT 'reported',
+        assignee TEXT, conflict INTEGER NOT NULL DEFAULT 0,
+        hold_reason TEXT, hold_since INTEGER, close_reason TEXT, rating INTEGER,
+        stamps TEXT NOT NULL DEFAULT '{}')""",
+    "CREATE INDEX tickets_code ON tickets (code)",
+    "CREATE INDEX tickets_scope ON tickets (scope, stage)",
+    """CREATE TABLE ticket_stages (
+        ticket TEXT NOT NULL, scope TEXT NOT NULL, epoch INTEGER NOT NULL, stage TEXT NOT NULL,
+        wall INTEGER NOT NULL, counter INTEGER NOT NULL, dev TEXT NOT NULL, actor TEXT,
+        PRIMARY KEY (ticket, epoch, stage))""",
+    """CREATE TABLE ticket_assigns (
+        op TEXT PRIMARY KEY, ticket TEXT NOT NULL, scope TEXT NOT NULL, tech TEXT NOT NULL,
+        wall INTEGER NOT NULL, counter INTEGER NOT NULL, dev TEXT NOT NULL, actor TEXT)""",
+    "CREATE INDEX ticket_assigns_ticket ON ticket_assigns (ticket)",
+    """CREATE TABLE ticket_supersedes (ticket TEXT NOT NULL, scope TEXT NOT NULL, op TEXT NOT NULL,
+        PRIMARY KEY (ticket, op))""",
+    """CREATE TABLE ticket_notes (
+        op TEXT PRIMARY KEY, ticket TEXT NOT NULL, scope TEXT NOT NULL, kind TEXT NOT NULL,
+        text TEXT NOT NULL, sku TEXT, qty INTEGER, actor TEXT, wall INTEGER NOT NULL)""",
+    "CREATE INDEX ticket_notes_ticket ON ticket_notes (ticket)",
+    """CREATE TABLE items (
+        scope TEXT NOT NULL, sku TEXT NOT NULL, name_zh TEXT NOT NULL DEFAULT '',
+        name_en TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL DEFAULT 'part',
+        emergency INTEGER NOT NULL DEFAULT 0, ration INTEGER, reorder INTEGER NOT NULL DEFAULT 0,
+        stamps TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (scope, sku))""",
+    """CREATE TABLE counters (
+        kind TEXT NOT NULL, scope TEXT NOT NULL, key TEXT NOT NULL, value INTEGER NOT NULL,
+        PRIMARY KEY (kind, scope, key))""",
+    """CREATE TABLE counter_rights (
+        kind TEXT NOT NULL, scope TEXT NOT NULL, key TEXT NOT NULL, dev TEXT NOT NULL,
+        inc INTEGER NOT NULL DEFAULT 0, dec INTEGER NOT NULL DEFAULT 0,
+        moved_in INTEGER NOT NULL DEFAULT 0, moved_out INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (kind, scope, key, dev))""",
+    """CREATE TABLE ledger (
+        op TEXT PRIMARY KEY, kind TEXT NOT NULL, scope TEXT NOT NULL, key TEXT NOT NULL,
+        action TEXT NOT NULL, delta INTEGER NOT NULL, dev TEXT NOT NULL, actor TEXT,
+        reason TEXT NOT NULL DEFAULT '', household TEXT, ticket TEXT, peer TEXT, wall INTEGER NOT NULL)""",
+    "CREATE INDEX ledger_key ON ledger (kind, scope, key)",
+    """CREATE TABLE households (
+        scope TEXT NOT NULL, id TEXT NOT NULL, unit TEXT NOT NULL DEFAULT '',
+        vulnerable TEXT NOT NULL DEFAULT '[]', pin_hash TEXT, name TEXT NOT NULL DEFAULT '',
+        phone TEXT NOT NULL DEFAULT '', stamps TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (scope, id))""",
+    """CREATE TABLE techs (
+        id TEXT PRIMARY KEY, scope TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+        skills TEXT NOT NULL DEFAULT '[]', certs TEXT NOT NULL DEFAULT '[]', tier TEXT NOT NULL DEFAULT 'volunteer',
+        home TEXT NOT NULL DEFAULT '', shared INTEGER NOT NULL DEFAULT 0, pos_x INTEGER, pos_y INTEGER,
+        status TEXT NOT NULL DEFAULT 'available', phone TEXT NOT NULL DEFAULT '',
+        stamps TEXT NOT NULL DEFAULT '{}')""",
+    """CREATE TABLE staff (
+        scope TEXT NOT NULL, id TEXT NOT NULL, pin_hash TEXT NOT NULL DEFAULT '', role TEXT NOT NULL DEFAULT 'staff',
+        name TEXT NOT NULL DEFAULT '', stamps TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (scope, id))""",
+    """CREATE TABLE notices (
+        id TEXT PRIMARY KEY, scope TEXT NOT NULL, title_zh TEXT NOT NULL DEFAULT '',
+        title_en TEXT NOT NULL DEFAULT '', body_zh TEXT NOT NULL DEFAULT '', body_en TEXT NOT NULL DEFAULT '',
+        posted_ms INTEGER NOT NULL DEFAULT 0, until_ms INTEGER, stamps TEXT NOT NULL DEFAULT '{}')""",
+]
+
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    ("0001_initial", _V1),
+]
+
+# Views, with the columns that order their canonical dump (see ``digest``).
+VIEW_TABLES: dict[str, tuple[str, ...]] = {
+    "devices": ("dev",),
+    "modes": ("scope",),
+    "tickets": ("id",),
+    "ticket_stages": ("ticket", "epoch", "stage"),
+    "ticket_assigns": ("op",),
+    "ticket_supersedes": ("ticket", "op"),
+    "ticket_notes": ("op",),
+    "items": ("scope", "sku"),
+    "counters": ("kind", "scope", "key"),
+    "counter_rights": ("kind", "scope", "key", "dev"),
+    "ledger": ("op",),
+    "households": ("scope", "id"),
+    "techs": ("id",),
+    "staff": ("scope", "id"),
+    "notices": ("id",),
+}

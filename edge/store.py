@@ -1,0 +1,365 @@
+"""The node's store: op log, stream heads, persisted HLC, and the one write path for every op.
+
+Local writes: ``with store.tx() as tx: tx.emit(...)`` runs in one ``BEGIN IMMEDIATE`` transaction
+that allocates the stream ``seq`` and the HLC inside it, signs the op, appends it, applies it to the
+views and persists the clock; either all of it commits or none. Remote ops: ``store.apply_remote``
+validates each op (DESIGN 3.2: canonical envelope, enrolled and not revoked device, scope and type
+allowed, signature, chain, payload) before a byte of it is trusted, and applies a batch in one
+transaction; an op already held is recognised by its hash before any signature is checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from crdt.chain import Placement, check_next
+from crdt.errors import ChainError, DecodeError, EnvelopeError, Equivocation, Gap, SignatureError, WrongPrev
+from crdt.hlc import HLC, system_ms
+from crdt.keys import DeviceKey
+from crdt.op import ZERO_HASH, Op, decode_op, sign_op, verify_op
+
+from .db import connect, migrate, write_tx
+from .errors import EdgeError, InputError, OpRejected, ScopeForbidden, StoreError
+from .optypes import REGISTRY, may_write, validate_payload
+
+__all__ = ["BatchResult", "Identity", "Store", "Tx"]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who this node is: its key, community and role (``kiosk``, ``staff`` or ``district``)."""
+
+    key: DeviceKey
+    community: str
+    role: str
+
+    @property
+    def dev(self) -> str:
+        return self.key.device_id
+
+
+@dataclass
+class BatchResult:
+    """What ``apply_remote`` did with a batch."""
+
+    accepted: list[Op] = field(default_factory=list)
+    duplicates: list[bytes] = field(default_factory=list)
+    rejected: list[OpRejected] = field(default_factory=list)
+    skewed: list[str] = field(default_factory=list)
+
+
+class Tx:
+    """A write transaction on the store; ``emit`` writes one local op."""
+
+    def __init__(self, store: Store, conn: sqlite3.Connection) -> None:
+        self.store = store
+        self.conn = conn
+        self.ident = store.ident
+        self.clock = HLC.from_list(store.meta_get(conn, "hlc", [0, 0]), store.wall)
+        self.ops: list[Op] = []
+
+    @property
+    def now_ms(self) -> int:
+        return self.store.wall()
+
+    def emit(
+        self, scope: str, type_name: str, obj: str, data: dict[str, Any], actor: str | None = None
+    ) -> Op:
+        """Sign, append and apply a local op.
+
+        Raises:
+            InputError: the payload does not fit the type's model.
+            ScopeForbidden: this device may not write that type to that scope.
+        """
+        why = may_write(self.ident.role, self.ident.community, scope, type_name)
+        if why is not None:
+            raise ScopeForbidden(why)
+        payload = validate_payload(type_name, data)
+        row = self.conn.execute(
+            "SELECT head_seq, head_hash FROM streams WHERE dev=? AND scope=?", (self.ident.dev, scope)
+        ).fetchone()
+        seq, prev = (row[0] + 1, row[1]) if row else (1, ZERO_HASH)
+        hlc = self.clock.now()
+        try:
+            op = sign_op(
+                self.ident.key,
+                scope=scope,
+                seq=seq,
+                prev=prev,
+                hlc=hlc,
+                actor=actor,
+                type=type_name,
+                obj=obj,
+                data=payload.model_dump(mode="python"),
+            )
+        except (DecodeError, EnvelopeError, TypeError) as exc:
+            raise InputError(f"{type_name}: {exc}") from None
+        self.store._append(self.conn, op, self.now_ms)
+        REGISTRY[type_name].apply(self.conn, op, payload)
+        self.store.meta_set(self.conn, "hlc", self.clock.to_list())
+        self.ops.append(op)
+        return op
+
+
+class Store:
+    """A node's SQLite database (``edge.sqlite3`` in its data directory)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        ident: Identity,
+        *,
+        wall: Callable[[], int] = system_ms,
+        trusted_keys: dict[str, bytes] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.ident = ident
+        self.wall = wall
+        self.conn = connect(self.path)
+        migrate(self.conn)
+        # Keys trusted before any device.enroll op: this node's own, the pinned district key.
+        self.trusted: dict[str, bytes] = {ident.dev: ident.key.public_bytes}
+        self.trusted.update(trusted_keys or {})
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- meta ---------------------------------------------------------------------------------
+    @staticmethod
+    def meta_get(conn: sqlite3.Connection, key: str, default: Any = None) -> Any:
+        row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    @staticmethod
+    def meta_set(conn: sqlite3.Connection, key: str, value: Any) -> None:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.meta_get(self.conn, key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        with write_tx(self.conn):
+            self.meta_set(self.conn, key, value)
+
+    # --- writing ------------------------------------------------------------------------------
+    @contextmanager
+    def tx(self) -> Iterator[Tx]:
+        """One ``BEGIN IMMEDIATE`` transaction for local writes."""
+        with write_tx(self.conn) as conn:
+            yield Tx(self, conn)
+
+    def _append(self, conn: sqlite3.Connection, op: Op, received_ms: int) -> int:
+        cur = conn.execute(
+            "INSERT INTO ops (hash, dev, scope, seq, type, obj, wall, counter, raw, received_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (op.hash, op.dev, op.scope, op.seq, op.type, op.obj, op.hlc[0], op.hlc[1], op.raw, received_ms),
+        )
+        conn.execute(
+            "INSERT INTO streams (dev, scope, head_seq, head_hash) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (dev, scope) DO UPDATE SET head_seq=excluded.head_seq, head_hash=excluded.head_hash",
+            (op.dev, op.scope, op.seq, op.hash),
+        )
+        return int(cur.lastrowid or 0)
+
+    # --- remote ops ---------------------------------------------------------------------------
+    def pubkey(self, conn: sqlite3.Connection, dev: str) -> tuple[bytes, str, str, int | None] | None:
+        """``(pubkey, community, role, revoked_from_seq)`` of an enrolled device, or ``None``."""
+        row = conn.execute(
+            "SELECT pubkey, community, role, revoked_from_seq FROM devices WHERE dev=?", (dev,)
+        ).fetchone()
+        if row is not None:
+            return (bytes(row[0]), row[1], row[2], row[3])
+        if dev in self.trusted:
+            role = "district" if dev == self.get_district_dev() else self.ident.role
+            community = "district" if role == "district" else self.ident.community
+            return (self.trusted[dev], community, role, None)
+        return None
+
+    def get_district_dev(self) -> str | None:
+        value = self.get("district_dev")
+        return str(value) if value else None
+
+    def apply_remote(
+        self,
+        raws: list[bytes],
+        *,
+        accept_scopes: set[str] | None = None,
+        on_accept: Callable[[sqlite3.Connection, Op, int], None] | None = None,
+    ) -> BatchResult:
+        """Validate and apply a batch of op bytes in one transaction; idempotent.
+
+        Args:
+            raws: op bytes, in the order to apply.
+            accept_scopes: scopes this node keeps (``None``: all).
+            on_accept: called inside the transaction for each accepted op with its log index.
+        """
+        result = BatchResult()
+        now = self.wall()
+        with write_tx(self.conn) as conn:
+            clock = HLC.from_list(self.meta_get(conn, "hlc", [0, 0]), self.wall)
+            for raw in raws:
+                try:
+                    placed = self._accept_one(conn, raw, now, clock, accept_scopes, result)
+                except OpRejected as rej:
+                    result.rejected.append(rej)
+                    continue
+                if placed is None:
+                    continue
+                op, idx = placed
+                if on_accept is not None:
+                    on_accept(conn, op, idx)
+                result.accepted.append(op)
+            self.meta_set(conn, "hlc", clock.to_list())
+        return result
+
+    def _accept_one(
+        self,
+        conn: sqlite3.Connection,
+        raw: bytes,
+        now: int,
+        clock: HLC,
+        accept_scopes: set[str] | None,
+        result: BatchResult,
+    ) -> tuple[Op, int] | None:
+        if not isinstance(raw, bytes) or len(raw) > 64 * 1024:
+            raise OpRejected(
+                "too_large" if isinstance(raw, bytes) else "malformed", "op is not bytes up to 64 KiB"
+            )
+        # Duplicates are recognised by op hash before anything is verified.
+        try:
+            outer = msgpack.unpackb(raw, raw=False)
+            op_hash = hashlib.sha256(outer[0] + outer[1]).digest()
+        except Exception:
+            op_hash = None
+        if op_hash is not None and conn.execute("SELECT 1 FROM ops WHERE hash=?", (op_hash,)).fetchone():
+            result.duplicates.append(op_hash)
+            return None
+        try:
+            op = decode_op(raw)
+        except (DecodeError, EnvelopeError) as exc:
+            raise OpRejected("malformed", str(exc)) from None
+        where = {"dev": op.dev, "scope": op.scope, "seq": op.seq}
+        if accept_scopes is not None and op.scope not in accept_scopes:
+            raise OpRejected("scope", f"this node does not hold scope {op.scope!r}", **where)
+        dev = self.pubkey(conn, op.dev)
+        if dev is None:
+            raise OpRejected("unknown_device", f"device {op.dev} is not enrolled", **where)
+        pubkey, community, role, revoked = dev
+        if revoked is not None and op.seq >= revoked:
+            raise OpRejected("revoked", f"device {op.dev} is revoked from seq {revoked}", **where)
+        why = may_write(role, community, op.scope, op.type)
+        if why is not None:
+            raise OpRejected("forbidden", why, **where)
+        try:
+            verify_op(op, pubkey)
+        except SignatureError as exc:
+            raise OpRejected("signature", str(exc), **where) from None
+        head = conn.execute(
+            "SELECT head_seq, head_hash FROM streams WHERE dev=? AND scope=?", op.stream
+        ).fetchone()
+        head_seq, head_hash = (head[0], bytes(head[1])) if head else (0, ZERO_HASH)
+
+        def hash_at(seq: int) -> bytes | None:
+            r = conn.execute(
+                "SELECT hash FROM ops WHERE dev=? AND scope=? AND seq=?", (op.dev, op.scope, seq)
+            )
+            row = r.fetchone()
+            return bytes(row[0]) if row else None
+
+        try:
+            placement = check_next(op, head_seq, head_hash, hash_at)
+        except Equivocation as exc:
+            self._keep_evidence(conn, op, "equivocation", now)
+            raise OpRejected("equivocation", str(exc), **where) from None
+        except Gap as exc:
+            raise OpRejected("gap", str(exc), **where) from None
+        except WrongPrev as exc:
+            raise OpRejected("wrong_prev", str(exc), **where) from None
+        except ChainError as exc:
+            raise OpRejected("chain", str(exc), **where) from None
+        if placement is Placement.DUPLICATE:
+            result.duplicates.append(op.hash)
+            return None
+        try:
+            payload = validate_payload(op.type, op.data)
+        except InputError as exc:
+            raise OpRejected("invalid_data", str(exc), **where) from None
+        if clock.observe(op.hlc):
+            result.skewed.append(op.dev)
+            self.flag(
+                conn, op.dev, "clock_skew", f"op {op.where()} is {clock.skew_seen_ms // 3_600_000} h ahead"
+            )
+        conn.execute("SAVEPOINT op")
+        try:
+            idx = self._append(conn, op, now)
+            REGISTRY[op.type].apply(conn, op, payload)
+        except (EdgeError, sqlite3.IntegrityError) as exc:
+            conn.execute("ROLLBACK TO op")
+            conn.execute("RELEASE op")
+            raise OpRejected("apply", f"{type(exc).__name__}: {exc}", **where) from None
+        conn.execute("RELEASE op")
+        return op, idx
+
+    def _keep_evidence(self, conn: sqlite3.Connection, op: Op, reason: str, now: int) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO evidence (hash, dev, scope, seq, raw, reason, received_ms) VALUES (?,?,?,?,?,?,?)",
+            (op.hash, op.dev, op.scope, op.seq, op.raw, reason, now),
+        )
+        self.flag(conn, op.dev, reason, f"two different ops at {op.where()}")
+
+    def flag(self, conn: sqlite3.Connection, dev: str, flag: str, detail: str) -> None:
+        """Record a flag on a device (clock skew, equivocation, quarantine)."""
+        conn.execute(
+            "INSERT INTO flags (dev, flag, detail, ms) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (dev, flag) DO UPDATE SET detail=excluded.detail, ms=excluded.ms",
+            (dev, flag, detail, self.wall()),
+        )
+
+    # --- reading the log ----------------------------------------------------------------------
+    def heads(self, scopes: set[str] | None = None) -> dict[str, int]:
+        """``{"dev/scope": head_seq}`` for every stream held (or of ``scopes``)."""
+        rows = self.conn.execute("SELECT dev, scope, head_seq FROM streams").fetchall()
+        return {f"{d}/{s}": n for d, s, n in rows if scopes is None or s in scopes}
+
+    def ops_after(
+        self, idx: int, scopes: set[str] | None = None, limit: int = 1000
+    ) -> list[tuple[int, bytes]]:
+        """``(idx, raw)`` of ops after log index ``idx``, in log order."""
+        if scopes is None:
+            rows = self.conn.execute(
+                "SELECT idx, raw FROM ops WHERE idx > ? ORDER BY idx LIMIT ?", (idx, limit)
+            )
+        else:
+            marks = ",".join("?" for _ in scopes)
+            rows = self.conn.execute(
+                f"SELECT idx, raw FROM ops WHERE idx > ? AND scope IN ({marks}) ORDER BY idx LIMIT ?",
+                (idx, *sorted(scopes), limit),
+            )
+        return [(int(i), bytes(r)) for i, r in rows]
+
+    def stream_ops(self, dev: str, scope: str, after_seq: int = 0) -> list[bytes]:
+        """A stream's ops after ``after_seq``, in seq order."""
+        rows = self.conn.execute(
+            "SELECT raw FROM ops WHERE dev=? AND scope=? AND seq > ? ORDER BY seq", (dev, scope, after_seq)
+        )
+        return [bytes(r[0]) for r in rows]
+
+    def op_count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM ops").fetchone()[0])
+
+    def require_writable(self) -> None:
+        """Raise ``StoreError`` if the database cannot take writes."""
+        if self.conn.execute("PRAGMA query_only").fetchone()[0]:
+            raise StoreError(f"{self.path.name} is read-only")

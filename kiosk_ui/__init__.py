@@ -1,0 +1,1 @@
+"""The lobby kiosk terminal UI (Textual); talks only to edge."""

@@ -1,0 +1,1 @@
+"""The district sync server: enrolment, request auth, scoped sync, audit log."""
