@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck unit bench soak clean
+.PHONY: demo test check lint typecheck unit bench soak clean system-deps
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 2; }
@@ -12,8 +12,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,deploy]'
 	@touch $(STAMP)
+
+system-deps:
+	@scripts/install-system-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
@@ -22,7 +25,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy crdt edge sync_server kiosk_ui
 
-unit: $(STAMP)
+unit: $(STAMP) system-deps
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -q
 
 test: lint typecheck unit

@@ -7,7 +7,7 @@ on import.
 
 from __future__ import annotations
 
-from . import devices, modes, notices, people, points, stock, tickets  # noqa: F401  (register op types)
+from . import devices, lending, modes, notices, people, points, stock, tickets, transfers  # noqa: F401
 from .errors import (
     AuthFailed,
     Duplicate,

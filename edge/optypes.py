@@ -25,6 +25,9 @@ from .errors import InputError
 __all__ = ["REGISTRY", "OpType", "Payload", "may_write", "register", "validate_payload"]
 
 ApplyFn = Callable[[sqlite3.Connection, Op, Any], None]
+# A guard sees only the op itself (scope, obj, payload) and the writer's community and role, never
+# the views, so that whether an op is accepted cannot depend on the order ops arrive in.
+GuardFn = Callable[[str, str, Any, str, str], "str | None"]
 
 
 class Payload(BaseModel):
@@ -43,6 +46,7 @@ class OpType:
     district_only: bool = False  # device.*: only the district writes these
     community_district: bool = False  # a community device may write it in the district scope
     community_scope: bool = True  # may be written in a community scope at all
+    guard: GuardFn | None = None  # a further, op-local authorisation rule
 
 
 REGISTRY: dict[str, OpType] = {}
@@ -55,13 +59,14 @@ def register(
     district_only: bool = False,
     community_district: bool = False,
     community_scope: bool = True,
+    guard: GuardFn | None = None,
 ) -> Callable[[ApplyFn], ApplyFn]:
     """Register ``name`` with its payload model; decorates the apply rule."""
 
     def deco(fn: ApplyFn) -> ApplyFn:
         if name in REGISTRY:
             raise RuntimeError(f"op type {name} registered twice")
-        REGISTRY[name] = OpType(name, model, fn, district_only, community_district, community_scope)
+        REGISTRY[name] = OpType(name, model, fn, district_only, community_district, community_scope, guard)
         return fn
 
     return deco
@@ -84,8 +89,13 @@ def validate_payload(type_name: str, data: dict[str, Any]) -> Payload:
         raise InputError(f"{type_name}: {where}: {first['msg']}") from None
 
 
-def may_write(role: str, community: str, scope: str, type_name: str) -> str | None:
-    """``None`` when a device of ``role`` in ``community`` may write ``type_name`` to ``scope``, else why not."""
+def may_write(
+    role: str, community: str, scope: str, type_name: str, obj: str | None = None, payload: Any = None
+) -> str | None:
+    """``None`` when a device of ``role`` in ``community`` may write ``type_name`` to ``scope``, else why not.
+
+    With ``obj`` and ``payload`` given, the type's guard (if any) is consulted too.
+    """
     spec = REGISTRY.get(type_name)
     if spec is None:
         return f"unknown op type {type_name!r}"
@@ -93,6 +103,10 @@ def may_write(role: str, community: str, scope: str, type_name: str) -> str | No
         return None
     if spec.district_only:
         return f"{type_name} is written by the district only"
+    if spec.guard is not None and obj is not None and payload is not None:
+        why = spec.guard(scope, obj, payload, community, role)
+        if why is not None:
+            return why
     if scope == "district":
         if spec.community_district:
             return None

@@ -104,8 +104,31 @@ _V1 = [
         posted_ms INTEGER NOT NULL DEFAULT 0, until_ms INTEGER, stamps TEXT NOT NULL DEFAULT '{}')""",
 ]
 
+# Sharing between communities and within one (issue [07]): transfers, lent technicians, tool loans,
+# facility bookings.
+_SHARING = [
+    """CREATE TABLE transfers (
+        id TEXT PRIMARY KEY, scope TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL,
+        sku TEXT, qty INTEGER, note TEXT NOT NULL DEFAULT '', step TEXT NOT NULL,
+        stamps TEXT NOT NULL DEFAULT '{}')""",
+    """CREATE TABLE transfer_steps (
+        transfer TEXT NOT NULL, scope TEXT NOT NULL, step TEXT NOT NULL,
+        wall INTEGER NOT NULL, counter INTEGER NOT NULL, dev TEXT NOT NULL, actor TEXT,
+        PRIMARY KEY (transfer, step))""",
+    """CREATE TABLE tech_loans (tech TEXT PRIMARY KEY, scope TEXT NOT NULL, dst TEXT NOT NULL,
+        until_ms INTEGER NOT NULL, stamps TEXT NOT NULL DEFAULT '{}')""",
+    """CREATE TABLE loans (
+        id TEXT PRIMARY KEY, scope TEXT NOT NULL, sku TEXT, household TEXT, due_ms INTEGER,
+        lent_ms INTEGER, returned_ms INTEGER, note TEXT NOT NULL DEFAULT '', stamps TEXT NOT NULL DEFAULT '{}')""",
+    """CREATE TABLE bookings (
+        id TEXT PRIMARY KEY, scope TEXT NOT NULL, facility TEXT NOT NULL, slot TEXT NOT NULL,
+        household TEXT NOT NULL, wall INTEGER NOT NULL, counter INTEGER NOT NULL, dev TEXT NOT NULL)""",
+    """CREATE TABLE booking_cancels (id TEXT PRIMARY KEY, scope TEXT NOT NULL)""",
+]
+
 MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0001_initial", _V1),
+    ("0002_sharing", _SHARING),
 ]
 
 # Views, with the columns that order their canonical dump (see ``digest``).
@@ -125,4 +148,10 @@ VIEW_TABLES: dict[str, tuple[str, ...]] = {
     "techs": ("id",),
     "staff": ("scope", "id"),
     "notices": ("id",),
+    "transfers": ("id",),
+    "transfer_steps": ("transfer", "step"),
+    "tech_loans": ("tech",),
+    "loans": ("id",),
+    "bookings": ("id",),
+    "booking_cancels": ("id",),
 }
