@@ -117,26 +117,29 @@ def _subproof(m: int, d: Sequence[bytes], b: bool) -> list[bytes]:
 # --- verifiers: RFC 9162 §2.1.3.2 and §2.1.4.2 ----------------------------------------------------------
 
 
-def _check_size(value: object, what: str, context: str) -> int:
+def _check_size(value: object, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ProofError(f"{context}: {what} must be an integer, got {type(value).__name__}")
+        raise ProofError(f"{what} must be an integer, got {type(value).__name__}")
     if value < 0:
-        raise ProofError(f"{context}: {what} {value} is negative")
+        raise ProofError(f"{what} {value} is negative")
     return value
 
 
-def _check_hash(value: object, what: str, context: str) -> bytes:
+def _check_hash(value: object, what: str) -> bytes:
     if not isinstance(value, bytes):
-        raise ProofError(f"{context}: {what} must be bytes, got {type(value).__name__}")
+        raise ProofError(f"{what} must be bytes, got {type(value).__name__}")
     if len(value) != HASH_SIZE:
-        raise ProofError(f"{context}: {what} has {len(value)} bytes, a SHA-256 hash has {HASH_SIZE}")
+        raise ProofError(f"{what} has {len(value)} bytes, a SHA-256 hash has {HASH_SIZE}")
     return value
 
 
-def _check_proof(proof: object, context: str) -> list[bytes]:
+def _check_proof(proof: object) -> list[bytes]:
     if isinstance(proof, (bytes, str)) or not isinstance(proof, Sequence):
-        raise ProofError(f"{context}: the proof must be a list of hashes, got {type(proof).__name__}")
-    return [_check_hash(p, f"proof hash {i}", context) for i, p in enumerate(proof)]
+        raise ProofError(f"the proof must be a list of hashes, got {type(proof).__name__}")
+    for i, p in enumerate(proof):
+        if type(p) is not bytes or len(p) != HASH_SIZE:
+            _check_hash(p, f"proof hash {i}")
+    return list(proof)
 
 
 def _short(h: bytes) -> str:
@@ -161,89 +164,99 @@ def _consistency_length(old_size: int, new_size: int) -> int:
 def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: list[bytes], root: bytes) -> bool:
     """Check that ``leaf_hash`` is leaf ``index`` of the tree of ``size`` leaves whose root is ``root``.
 
-    Follows RFC 9162 §2.1.3.2. Note that an inclusion proof binds the leaf to ``root``; whether ``root`` is
-    the tree of ``size`` leaves is what the signed checkpoint vouches for (a proof for a leaf in the left
-    part of a tree can have the same shape for neighbouring sizes).
+    Follows RFC 9162 §2.1.3.2. An inclusion proof binds the leaf to ``root``; that ``root`` is the tree
+    of ``size`` leaves is what the signed checkpoint vouches for (for a leaf in the left part of a tree
+    the proof has the same shape for many sizes), so take ``size`` and ``root`` from one checkpoint.
 
     Returns:
         ``True``.
 
     Raises:
-        ProofError: naming what failed (index out of range, bad hash length, wrong proof length, root
-            mismatch).
+        ProofError: naming what failed (index out of range, bad hash length, wrong proof length, wrong
+            root).
     """
-    context = f"inclusion proof of leaf {index} in tree size {size}"
-    index = _check_size(index, "index", context)
-    size = _check_size(size, "tree size", context)
+    try:
+        _verify_inclusion(leaf_hash, index, size, proof, root)
+    except ProofError as exc:
+        raise ProofError(f"inclusion proof of leaf {index} in tree size {size}: {exc}") from None
+    return True
+
+
+def _verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: list[bytes], root: bytes) -> None:
+    index = _check_size(index, "index")
+    size = _check_size(size, "tree size")
     if index >= size:
-        raise ProofError(f"{context}: index {index} is out of range for tree size {size}")
-    leaf = _check_hash(leaf_hash, "leaf hash", context)
-    expected_root = _check_hash(root, "root", context)
-    path = _check_proof(proof, context)
+        raise ProofError(f"index {index} is out of range for tree size {size}")
+    r = _check_hash(leaf_hash, "leaf hash")
+    expected = _check_hash(root, "root")
+    path = _check_proof(proof)
     want = _inclusion_length(index, size)
     if len(path) != want:
-        raise ProofError(f"{context}: wrong proof length: expected {want} hashes, got {len(path)}")
+        raise ProofError(f"wrong proof length: expected {want} hashes, got {len(path)}")
 
-    fn, sn, r = index, size - 1, leaf
+    # RFC 9162 §2.1.3.2, steps 2 to 5.
+    fn, sn = index, size - 1
     for p in path:
         if sn == 0:
-            raise ProofError(f"{context}: the proof has more hashes than the path to the root")
+            raise ProofError("the proof has more hashes than the path to the root")
         if fn & 1 or fn == sn:
-            r = node_hash(p, r)
+            r = _sha256(b"\x01" + p + r).digest()
             while fn and not fn & 1:
                 fn >>= 1
                 sn >>= 1
         else:
-            r = node_hash(r, p)
+            r = _sha256(b"\x01" + r + p).digest()
         fn >>= 1
         sn >>= 1
     if sn != 0:
-        raise ProofError(f"{context}: the proof has fewer hashes than the path to the root")
-    if r != expected_root:
-        raise ProofError(
-            f"{context}: wrong root: the proof leads to {_short(r)}, expected {_short(expected_root)}"
-        )
-    return True
+        raise ProofError("the proof has fewer hashes than the path to the root")
+    if r != expected:
+        raise ProofError(f"wrong root: the proof leads to {_short(r)}, expected {_short(expected)}")
 
 
-def verify_consistency(
-    old_size: int, new_size: int, proof: list[bytes], old_root: bytes, new_root: bytes
-) -> bool:
+def verify_consistency(old_size: int, new_size: int, proof: list[bytes], old_root: bytes, new_root: bytes) -> bool:
     """Check that the tree of ``old_size`` leaves (``old_root``) is a prefix of the one of ``new_size``.
 
     Follows RFC 9162 §2.1.4.2 for ``0 < old_size < new_size``. The cases the RFC leaves out are settled
     as follows: equal sizes need an empty proof and equal roots; the empty tree (``old_size`` 0) needs an
-    empty proof and ``old_root == EMPTY_ROOT`` and is a prefix of every tree.
+    empty proof and ``old_root == EMPTY_ROOT`` and is a prefix of every tree. As for inclusion, the
+    proof does not pin ``new_size`` by itself: take it and ``new_root`` from one signed checkpoint.
 
     Returns:
         ``True``.
 
     Raises:
-        ProofError: naming what failed (sizes out of order, bad hash length, wrong proof length, old or
-            new root mismatch).
+        ProofError: naming what failed (sizes out of order, bad hash length, wrong proof length, wrong
+            old or new root).
     """
-    context = f"consistency proof from tree size {old_size} to {new_size}"
-    old_size = _check_size(old_size, "old size", context)
-    new_size = _check_size(new_size, "new size", context)
+    try:
+        _verify_consistency(old_size, new_size, proof, old_root, new_root)
+    except ProofError as exc:
+        raise ProofError(f"consistency proof from tree size {old_size} to {new_size}: {exc}") from None
+    return True
+
+
+def _verify_consistency(old_size: int, new_size: int, proof: list[bytes], old_root: bytes, new_root: bytes) -> None:
+    old_size = _check_size(old_size, "old size")
+    new_size = _check_size(new_size, "new size")
     if old_size > new_size:
-        raise ProofError(f"{context}: the old size is larger than the new size")
-    first = _check_hash(old_root, "old root", context)
-    second = _check_hash(new_root, "new root", context)
-    path = _check_proof(proof, context)
+        raise ProofError("the old size is larger than the new size")
+    first = _check_hash(old_root, "old root")
+    second = _check_hash(new_root, "new root")
+    path = _check_proof(proof)
     if old_size == new_size or old_size == 0:
         if path:
-            raise ProofError(f"{context}: wrong proof length: expected 0 hashes, got {len(path)}")
+            raise ProofError(f"wrong proof length: expected 0 hashes, got {len(path)}")
         if old_size == new_size and first != second:
-            raise ProofError(
-                f"{context}: wrong root: two roots for one size, {_short(first)} and {_short(second)}"
-            )
+            raise ProofError(f"wrong root: two roots for one size, {_short(first)} and {_short(second)}")
         if old_size == 0 and first != EMPTY_ROOT:
-            raise ProofError(f"{context}: wrong old root: {_short(first)} is not the empty-tree hash")
-        return True
+            raise ProofError(f"wrong old root: {_short(first)} is not the empty-tree hash")
+        return
     want = _consistency_length(old_size, new_size)
     if len(path) != want:
-        raise ProofError(f"{context}: wrong proof length: expected {want} hashes, got {len(path)}")
+        raise ProofError(f"wrong proof length: expected {want} hashes, got {len(path)}")
 
+    # RFC 9162 §2.1.4.2, steps 2 to 7 (step 1, an empty path, is caught by the length check).
     if old_size & (old_size - 1) == 0:
         path.insert(0, first)
     fn, sn = old_size - 1, new_size - 1
@@ -253,28 +266,23 @@ def verify_consistency(
     fr = sr = path[0]
     for c in path[1:]:
         if sn == 0:
-            raise ProofError(f"{context}: the proof has more hashes than the path to the root")
+            raise ProofError("the proof has more hashes than the path to the root")
         if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
+            fr = _sha256(b"\x01" + c + fr).digest()
+            sr = _sha256(b"\x01" + c + sr).digest()
             while fn and not fn & 1:
                 fn >>= 1
                 sn >>= 1
         else:
-            sr = node_hash(sr, c)
+            sr = _sha256(b"\x01" + sr + c).digest()
         fn >>= 1
         sn >>= 1
     if sn != 0:
-        raise ProofError(f"{context}: the proof has fewer hashes than the path to the root")
+        raise ProofError("the proof has fewer hashes than the path to the root")
     if fr != first:
-        raise ProofError(
-            f"{context}: wrong old root: the proof leads to {_short(fr)}, expected {_short(first)}"
-        )
+        raise ProofError(f"wrong old root: the proof leads to {_short(fr)}, expected {_short(first)}")
     if sr != second:
-        raise ProofError(
-            f"{context}: wrong new root: the proof leads to {_short(sr)}, expected {_short(second)}"
-        )
-    return True
+        raise ProofError(f"wrong new root: the proof leads to {_short(sr)}, expected {_short(second)}")
 
 
 # --- the log over a node store ------------------------------------------------------------------------
@@ -323,19 +331,19 @@ class MemoryNodeStore:
         """Store ``(level, index, hash)`` triples, replacing what was there."""
         levels = self._levels
         for level, index, value in items:
-            if index < 0 or level < 0:
-                raise ValueError(f"node ({level}, {index}) has a negative level or index")
             nodes = levels.get(level)
             if nodes is None:
                 nodes = levels[level] = []
             have = len(nodes)
             if index == have:
                 nodes.append(value)
-            elif index < have:
+            elif 0 <= index < have:
                 nodes[index] = value
-            else:
+            elif index > have:
                 nodes.extend([None] * (index - have))
                 nodes.append(value)
+            else:
+                raise ValueError(f"node ({level}, {index}) has a negative index")
 
     def size(self) -> int:
         """The number of leaves in the log."""
@@ -382,7 +390,11 @@ class MerkleLog:
     def append_many(self, leaf_hashes: Sequence[bytes]) -> int:
         """Append leaf hashes with one ``put_many`` and one ``set_size``; return the first one's index."""
         for i, h in enumerate(leaf_hashes):
-            _check_hash(h, f"leaf hash {i}", "append to the Merkle log")
+            if type(h) is not bytes or len(h) != HASH_SIZE:
+                try:
+                    _check_hash(h, f"leaf hash {i}")
+                except ProofError as exc:
+                    raise ProofError(f"cannot append to the Merkle log: {exc}") from None
         n = self._store.size()
         first = n
         if not leaf_hashes:
@@ -447,11 +459,18 @@ class MerkleLog:
             h = node_hash(left, h)
         return h
 
+    def _right_sibling(self, level: int, mid: int, hi: int) -> bytes:
+        """MTH of ``[mid, hi)``, the right half of a split at ``mid``: one read unless it is the right edge."""
+        if hi - mid == 1 << level:
+            return self._node(level, mid >> level)
+        return self._subtree(mid, hi)
+
     def _size_arg(self, size: int | None, what: str) -> int:
         current = self._store.size()
         if size is None:
             return current
-        _check_size(size, what, "Merkle log")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ProofError(f"Merkle log: {what} {size!r} is not a non-negative integer")
         if size > current:
             raise ProofError(f"Merkle log: {what} {size} is beyond the log's size {current}")
         return size
@@ -476,13 +495,14 @@ class MerkleLog:
         top_down: list[bytes] = []
         lo, hi = 0, n
         while hi - lo > 1:
-            k = _split(hi - lo)
-            if index < lo + k:
-                top_down.append(self._subtree(lo + k, hi))
-                hi = lo + k
+            level = (hi - lo - 1).bit_length() - 1
+            mid = lo + (1 << level)
+            if index < mid:
+                top_down.append(self._right_sibling(level, mid, hi))
+                hi = mid
             else:
-                top_down.append(self._node(k.bit_length() - 1, lo // k))
-                lo += k
+                top_down.append(self._node(level, lo >> level))
+                lo = mid
         top_down.reverse()
         return top_down
 
@@ -492,7 +512,8 @@ class MerkleLog:
         Empty when ``old_size`` is 0 or equals ``new_size`` (see ``verify_consistency``).
         """
         n = self._size_arg(new_size, "new size")
-        _check_size(old_size, "old size", "Merkle log")
+        if not isinstance(old_size, int) or isinstance(old_size, bool) or old_size < 0:
+            raise ProofError(f"Merkle log: old size {old_size!r} is not a non-negative integer")
         if old_size > n:
             raise ProofError(f"Merkle log: old size {old_size} is larger than new size {n}")
         if old_size in (0, n):
@@ -504,13 +525,14 @@ class MerkleLog:
                 if not whole:
                     top_down.append(self._subtree(lo, hi))
                 break
-            k = _split(hi - lo)
-            if old_size <= lo + k:
-                top_down.append(self._subtree(lo + k, hi))
-                hi = lo + k
+            level = (hi - lo - 1).bit_length() - 1
+            mid = lo + (1 << level)
+            if old_size <= mid:
+                top_down.append(self._right_sibling(level, mid, hi))
+                hi = mid
             else:
-                top_down.append(self._node(k.bit_length() - 1, lo // k))
-                lo += k
+                top_down.append(self._node(level, lo >> level))
+                lo = mid
                 whole = False
         top_down.reverse()
         return top_down

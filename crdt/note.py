@@ -38,6 +38,7 @@ __all__ = [
     "Ed25519Signer",
     "Note",
     "NoteSignature",
+    "SigningKey",
     "Verifier",
     "add_signatures",
     "cosign",
@@ -177,16 +178,12 @@ def parse_verifier_key(vkey: str) -> Verifier:
         raise ProofError(f"verifier key {name!r}: key id {hex_id!r} is not 8 hex digits")
     raw = _b64decode(b64, f"verifier key {name!r}")
     if len(raw) != 33:
-        raise ProofError(
-            f"verifier key {name!r}: expected a type byte and 32 key bytes, got {len(raw)} bytes"
-        )
+        raise ProofError(f"verifier key {name!r}: expected a type byte and 32 key bytes, got {len(raw)} bytes")
     if raw[0] not in (SIG_ED25519, SIG_COSIGNATURE_V1):
         raise ProofError(f"verifier key {name!r}: unknown signature type {raw[0]:#04x}")
     verifier = Verifier(name, raw[1:], raw[0])
     if verifier.key_id != bytes.fromhex(hex_id):
-        raise ProofError(
-            f"verifier key {name!r}: key id {hex_id} does not match the key ({verifier.key_id.hex()})"
-        )
+        raise ProofError(f"verifier key {name!r}: key id {hex_id} does not match the key ({verifier.key_id.hex()})")
     return verifier
 
 
@@ -231,9 +228,7 @@ def _check_body(body: object) -> str:
         raise ProofError(f"a note text must end in a newline: {body[-40:]!r}")
     bad = _CONTROL.search(body)
     if bad:
-        raise ProofError(
-            f"the note text contains control character U+{ord(bad.group()):04X} at {bad.start()}"
-        )
+        raise ProofError(f"the note text contains control character U+{ord(bad.group()):04X} at {bad.start()}")
     return body
 
 
@@ -242,15 +237,11 @@ def _parse_signature_line(line: str, number: int) -> NoteSignature:
         raise ProofError(f"signature line {number} does not start with an em dash and a space: {line[:60]!r}")
     name, space, b64 = line[len(_DASH) :].partition(" ")
     if not space:
-        raise ProofError(
-            f"signature line {number} has no space between key name and signature: {line[:60]!r}"
-        )
+        raise ProofError(f"signature line {number} has no space between key name and signature: {line[:60]!r}")
     _check_name(name, f"key name of signature line {number}")
     raw = _b64decode(b64, f"signature of {name!r} (line {number})")
     if len(raw) < 5:
-        raise ProofError(
-            f"signature of {name!r} (line {number}) has {len(raw)} bytes, fewer than a key id and one"
-        )
+        raise ProofError(f"signature of {name!r} (line {number}) has {len(raw)} bytes, fewer than a key id and one")
     return NoteSignature(name, raw[:4], raw[4:])
 
 
@@ -324,9 +315,7 @@ def verify_note(text: str | bytes, known: Verifier | Iterable[Verifier]) -> Note
     by_id: dict[tuple[str, bytes], Verifier] = {}
     for v in keys:
         if v.sig_type != SIG_ED25519:
-            raise ProofError(
-                f"key {v.name!r} is a cosignature key (type 0x04); use verify_cosignature for it"
-            )
+            raise ProofError(f"key {v.name!r} is a cosignature key (type 0x04); use verify_cosignature for it")
         by_id[(v.name, v.key_id)] = v
     note = parse_note(text)
     message = note.body.encode("utf-8")
@@ -336,9 +325,7 @@ def verify_note(text: str | bytes, known: Verifier | Iterable[Verifier]) -> Note
         if signer is None:
             continue
         if not _ed25519_ok(signer.public_key, sig.signature, message):
-            raise ProofError(
-                f"the signature by {signer.name!r} (key id {signer.key_id.hex()}) does not verify"
-            )
+            raise ProofError(f"the signature by {signer.name!r} (key id {signer.key_id.hex()}) does not verify")
         verified += 1
     if not verified:
         names = ", ".join(sorted(f"{v.name}+{v.key_id.hex()}" for v in keys)) or "none"
@@ -396,9 +383,7 @@ def sign_checkpoint(checkpoint: Checkpoint, key: SigningKey, name: str) -> str:
     return sign_note(checkpoint.to_body(), key, name)
 
 
-def open_checkpoint(
-    text: str | bytes, known: Verifier | Iterable[Verifier], origin: str | None = None
-) -> Checkpoint:
+def open_checkpoint(text: str | bytes, known: Verifier | Iterable[Verifier], origin: str | None = None) -> Checkpoint:
     """Verify a signed checkpoint note against ``known`` keys and parse it; check ``origin`` if given."""
     checkpoint = Checkpoint.parse(verify_note(text, known).body)
     if origin is not None and checkpoint.origin != origin:
@@ -454,8 +439,7 @@ def verify_cosignature(checkpoint: Checkpoint, signature: NoteSignature | str, w
         raise ProofError(f"the cosignature is by {sig.name!r}, not by witness {w.name!r}")
     if sig.key_id != w.key_id:
         raise ProofError(
-            f"the cosignature by {w.name!r} has key id {sig.key_id.hex()}, "
-            f"the witness key's is {w.key_id.hex()}"
+            f"the cosignature by {w.name!r} has key id {sig.key_id.hex()}, the witness key's is {w.key_id.hex()}"
         )
     timestamp, ed_sig = parse_cosignature(sig)
     if not _ed25519_ok(w.public_key, ed_sig, cosignature_message(checkpoint, timestamp)):
