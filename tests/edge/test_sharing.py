@@ -78,7 +78,7 @@ def test_a_decline_beats_a_concurrent_approve(district_abc):
 
 def test_a_community_cannot_approve_its_own_request_or_ship_another_communitys_stock(district_abc):
     d, n = district_abc
-    a, b = n["a"], n["b"]
+    b = n["b"]
     t = b.request_transfer("WATER", 5, "a")
     with pytest.raises(ScopeForbidden):
         b.approve_transfer(t["id"])
