@@ -9,7 +9,7 @@ exactly the same bytes, so a value has one and only one accepted encoding.
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 
@@ -71,7 +71,7 @@ def canonicalize(value: Any, _depth: int = 0) -> Any:
         # Subclasses (IntEnum, StrEnum, OrderedDict...) are encoded as their base type.
         for base in (bool, int, str, bytes, dict, list, tuple):
             if isinstance(value, base):
-                return canonicalize(base(value), _depth)
+                return canonicalize(cast(Any, base)(value), _depth)
     raise EncodeError(f"type {type(value).__name__} has no canonical encoding")
 
 

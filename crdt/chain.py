@@ -50,9 +50,7 @@ def check_next(
             return Placement.DUPLICATE
         raise Equivocation(f"op {op.where()}: a different op is held at seq {op.seq}")
     if op.seq > head_seq + 1:
-        raise Gap(
-            f"op {op.where()}: expected seq {head_seq + 1}, got {op.seq} ({op.seq - head_seq - 1} missing)"
-        )
+        raise Gap(f"op {op.where()}: expected seq {head_seq + 1}, got {op.seq} ({op.seq - head_seq - 1} missing)")
     if op.prev != head_hash:
         raise WrongPrev(f"op {op.where()}: prev does not match the hash of seq {head_seq}")
     return Placement.NEXT

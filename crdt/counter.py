@@ -134,9 +134,7 @@ class BoundedCounter:
         if op_id in self._applied:
             return False
         if not self.can_decrement(dev, n):
-            raise InsufficientRights(
-                f"device {dev!r} asked to decrement {n} but holds {self.rights(dev)} rights"
-            )
+            raise InsufficientRights(f"device {dev!r} asked to decrement {n} but holds {self.rights(dev)} rights")
         return self.decrement(op_id, dev, n)
 
     def move_checked(self, op_id: str, src: str, dst: str, n: int) -> bool:

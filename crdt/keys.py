@@ -75,9 +75,7 @@ class DeviceKey:
 
     def seed(self) -> bytes:
         """The 32-byte private seed."""
-        return self._private.private_bytes(
-            _RAW, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-        )
+        return self._private.private_bytes(_RAW, serialization.PrivateFormat.Raw, serialization.NoEncryption())
 
     def sign(self, message: bytes) -> bytes:
         """The 64-byte Ed25519 signature of ``message``."""

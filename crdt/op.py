@@ -67,7 +67,10 @@ class Op:
         return f"{self.dev}/{self.scope}#{self.seq}"
 
 
-def _envelope(body: dict[str, Any]) -> tuple[Any, ...]:
+_Fields = tuple[str, str, int, bytes, tuple[int, int], "str | None", str, str, dict[str, Any]]
+
+
+def _envelope(body: dict[str, Any]) -> _Fields:
     if set(body) != ENVELOPE_KEYS:
         missing = sorted(ENVELOPE_KEYS - set(body))
         extra = sorted(set(body) - ENVELOPE_KEYS)
@@ -110,12 +113,7 @@ def decode_op(raw: bytes) -> Op:
     if len(raw) > MAX_SIZE:
         raise TooLarge(f"op of {len(raw)} bytes is over the {MAX_SIZE}-byte limit")
     outer = decode(raw)
-    if (
-        type(outer) is not list
-        or len(outer) != 2
-        or type(outer[0]) is not bytes
-        or type(outer[1]) is not bytes
-    ):
+    if type(outer) is not list or len(outer) != 2 or type(outer[0]) is not bytes or type(outer[1]) is not bytes:
         raise EnvelopeError("an op is the array [body bytes, sig bytes]")
     body_bytes, sig = outer
     if len(sig) != 64:

@@ -67,12 +67,7 @@ def stage_index(stage: str) -> int:
 
 
 def _check_status(status: object) -> Status:
-    if (
-        not isinstance(status, tuple | list)
-        or len(status) != 2
-        or type(status[0]) is not int
-        or status[0] < 0
-    ):
+    if not isinstance(status, tuple | list) or len(status) != 2 or type(status[0]) is not int or status[0] < 0:
         raise LatticeError(f"{status!r} is not a ticket status (epoch >= 0, stage)")
     stage_index(status[1])
     return (status[0], status[1])

@@ -16,14 +16,18 @@ TECHS = st.sampled_from(["tech-wang", "tech-li", "tech-zhao", None])
 
 
 @st.composite
-def assign_ops(draw: st.DrawFn) -> list[AssignOp]:
-    """Up to 8 assigns with distinct ids, each superseding some assigns (sometimes unknown ones)."""
+def assign_ops(draw: st.DrawFn, forged: bool = False) -> list[AssignOp]:
+    """Up to 8 assigns with distinct ids, each superseding some assigns (sometimes unknown ones).
+
+    With ``forged``, some ids are also sent again with other contents (a faulty device).
+    """
     count = draw(st.integers(0, 8))
     ids = [f"op{i}" for i in range(count)]
     pool = [*ids, "op-never-seen"]
+    sent = ids + (draw(st.lists(st.sampled_from(ids), max_size=3)) if forged and ids else [])
     return [
         (op_id, draw(TECHS), draw(STAMPS), frozenset(draw(st.lists(st.sampled_from(pool), max_size=3))))
-        for op_id in ids
+        for op_id in sent
     ]
 
 
@@ -41,9 +45,9 @@ def register_of(ops: list[AssignOp]) -> MVRegister[Any]:
     return reg
 
 
-A = ("aa", "tech-wang", (10, 0, "k1"), frozenset())
-B = ("bb", "tech-li", (10, 0, "k2"), frozenset())
-RESOLVE = ("cc", "tech-zhao", (9, 0, "staff"), frozenset({"aa", "bb"}))
+A: AssignOp = ("aa", "tech-wang", (10, 0, "k1"), frozenset())
+B: AssignOp = ("bb", "tech-li", (10, 0, "k2"), frozenset())
+RESOLVE: AssignOp = ("cc", "tech-zhao", (9, 0, "staff"), frozenset({"aa", "bb"}))
 
 
 def test_two_concurrent_assigns_both_survive_with_a_conflict_flag_and_the_same_winner() -> None:
@@ -98,7 +102,7 @@ def test_two_different_assigns_under_one_id_settle_the_same_way_in_either_order(
     assert one.to_plain() == two.to_plain()
 
 
-@given(assign_ops().flatmap(lambda ops: st.tuples(st.just(ops), reordered_with_duplicates(ops))))
+@given(assign_ops(forged=True).flatmap(lambda ops: st.tuples(st.just(ops), reordered_with_duplicates(ops))))
 def test_state_winner_and_conflict_are_the_same_for_any_order_and_duplication(case: Any) -> None:
     ops, delivered = case
     reference, reg = register_of(ops), register_of(delivered)
@@ -116,7 +120,7 @@ def test_live_assigns_are_exactly_those_no_seen_assign_supersedes(ops: list[Assi
     assert reg.value == (alive[0][1] if alive else None)
 
 
-@given(assign_ops(), st.data())
+@given(assign_ops(forged=True), st.data())
 def test_merge_is_commutative_associative_and_idempotent(ops: list[AssignOp], data: st.DataObject) -> None:
     homes = [data.draw(st.sets(st.integers(0, 2), min_size=1)) for _ in ops]
     a, b, c = (register_of([op for op, home in zip(ops, homes, strict=True) if i in home]) for i in range(3))

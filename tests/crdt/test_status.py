@@ -121,6 +121,10 @@ def test_a_malformed_target_status_is_refused_naming_it(bad: Any) -> None:
         check_transition((0, "reported"), bad)
 
 
+def test_the_stages_are_in_the_designed_order() -> None:
+    assert STAGES == ("reported", "triaged", "assigned", "en_route", "on_site", "resolved", "closed", "cancelled")
+
+
 def test_stage_index_names_an_unknown_stage() -> None:
     assert stage_index("on_site") == 4
     with pytest.raises(LatticeError, match="unknown ticket stage 'fixed'"):
@@ -149,6 +153,11 @@ def test_reopen_increments_the_epoch_and_keeps_the_earlier_epochs_times() -> Non
     assert status.reached("resolved") is None
     with pytest.raises(LatticeError, match="reopened only from resolved or closed"):
         status.reopen((9, 0, "k1"))
+
+
+def test_a_reopened_status_orders_above_everything_in_the_epoch_before() -> None:
+    assert status_key((1, "reported")) > status_key((0, "cancelled")) > status_key((0, "closed"))
+    assert status_key((0, "en_route")) == (0, 3)
 
 
 def test_a_never_reported_ticket_cannot_be_reopened() -> None:
@@ -190,7 +199,7 @@ def test_state_is_the_same_for_any_order_and_duplication_of_ops(case: Any) -> No
 @given(st.lists(st.tuples(st.integers(0, 2), st.sampled_from(STAGES), STAMPS), min_size=1, max_size=14))
 def test_current_is_the_max_and_each_first_reached_stamp_is_the_min(ops: Any) -> None:
     status = status_of(ops)
-    assert status.current == max(((e, s) for e, s, _ in ops), key=status_key)
+    assert status.current == max(((e, s) for e, s, _ in ops), key=lambda es: (es[0], STAGES.index(es[1])))
     assert status.reopen_count == max(e for e, _, _ in ops)
     for epoch, stage, _ in ops:
         assert status.reached(stage, epoch) == min(t for e, s, t in ops if (e, s) == (epoch, stage))

@@ -14,6 +14,7 @@ from crdt.transfer import STEPS, Transfer, check_step, step_index
 STAMPS = st.tuples(st.integers(0, 6), st.integers(0, 2), st.sampled_from(["a-kiosk", "b-kiosk", "district"]))
 STEP_OPS = st.lists(st.tuples(st.sampled_from(STEPS), STAMPS), max_size=12)
 
+ORDER = ["requested", "approved", "declined", "shipped", "arrived"]
 ALLOWED = {
     (None, "requested"),
     ("requested", "approved"),
@@ -52,6 +53,10 @@ def test_the_write_rule_allows_exactly_the_table(current: str | None, target: st
         assert "requested is only the first step" in message
     else:
         assert f"{target} is written only from {NEEDS[target]}" in message
+
+
+def test_the_steps_are_in_the_designed_order() -> None:
+    assert list(STEPS) == ORDER
 
 
 def test_an_unknown_step_is_named() -> None:
@@ -106,7 +111,7 @@ def test_state_is_the_same_for_any_order_and_duplication_of_ops(case: Any) -> No
 @given(st.lists(st.tuples(st.sampled_from(STEPS), STAMPS), min_size=1, max_size=12))
 def test_current_is_the_max_step_and_each_first_stamp_is_the_min(ops: Any) -> None:
     transfer = transfer_of(ops)
-    assert transfer.current == max((s for s, _ in ops), key=STEPS.index)
+    assert transfer.current == max((s for s, _ in ops), key=ORDER.index)
     for step, _ in ops:
         assert transfer.reached(step) == min(t for s, t in ops if s == step)
 
