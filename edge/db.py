@@ -32,9 +32,7 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
         StoreError: a pragma did not take.
     """
     if readonly:
-        conn = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-        )
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
     else:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -44,12 +42,11 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
             raise StoreError(f"journal_mode is {mode!r}, not 'wal', for {path}")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: op hashes index at random, keep their pages cached
     sync = conn.execute("PRAGMA synchronous").fetchone()[0]
     fks = conn.execute("PRAGMA foreign_keys").fetchone()[0]
     if sync != 2 or fks != 1:
-        raise StoreError(
-            f"pragmas not applied on {path}: synchronous={sync} (want 2=FULL), foreign_keys={fks}"
-        )
+        raise StoreError(f"pragmas not applied on {path}: synchronous={sync} (want 2=FULL), foreign_keys={fks}")
     return conn
 
 
@@ -70,26 +67,31 @@ def write_tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply every migration past the database's ``user_version``; return the new version.
+def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
+    """Apply every migration past the database's ``user_version`` (up to ``target``); return the new version.
+
+    Each migration runs in its own ``BEGIN IMMEDIATE`` transaction with the version bump and its
+    ``migrations`` row, so a failed one leaves the database at the version before it.
 
     Raises:
-        StoreError: the database is newer than this code.
+        StoreError: the database is newer than this code, or a migration failed (named in the message).
     """
     db = sqlite_utils.Database(conn)
     current = schema_version(conn)
     if current > len(MIGRATIONS):
         raise StoreError(f"database schema version {current} is newer than this program ({len(MIGRATIONS)})")
-    for number, (name, statements) in enumerate(MIGRATIONS, start=1):
+    last = len(MIGRATIONS) if target is None else min(target, len(MIGRATIONS))
+    for number, (name, statements) in enumerate(MIGRATIONS[:last], start=1):
         if number <= current:
             continue
-        with write_tx(conn):
-            for sql in statements:
-                conn.execute(sql)
-            if not db["migrations"].exists():
-                conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_ms INTEGER NOT NULL)")
-            conn.execute(
-                "INSERT INTO migrations (name, applied_ms) VALUES (?, ?)", (name, int(time.time() * 1000))
-            )
-            conn.execute(f"PRAGMA user_version={number}")
+        try:
+            with write_tx(conn):
+                for sql in statements:
+                    conn.execute(sql)
+                if not db["migrations"].exists():
+                    conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_ms INTEGER NOT NULL)")
+                conn.execute("INSERT INTO migrations (name, applied_ms) VALUES (?, ?)", (name, int(time.time() * 1000)))
+                conn.execute(f"PRAGMA user_version={number}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"migration {number} ({name}) failed and was rolled back: {exc}") from None
     return schema_version(conn)

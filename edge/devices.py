@@ -55,6 +55,5 @@ def _revoke(conn: sqlite3.Connection, op: Op, p: DeviceRevoke) -> None:
 def list_devices(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     cols = ("dev", "community", "role", "name", "revoked_from_seq")
     return [
-        dict(zip(cols, r, strict=True))
-        for r in conn.execute(f"SELECT {', '.join(cols)} FROM devices ORDER BY dev")
+        dict(zip(cols, r, strict=True)) for r in conn.execute(f"SELECT {', '.join(cols)} FROM devices ORDER BY dev")
     ]

@@ -28,9 +28,7 @@ def dump(conn: sqlite3.Connection, scope: str | None = None) -> dict[str, list[l
             sql += " WHERE scope = ?"
             args = (scope,)
         sql += " ORDER BY " + ", ".join(order)
-        out[table] = [
-            [bytes(v) if isinstance(v, memoryview) else v for v in row] for row in conn.execute(sql, args)
-        ]
+        out[table] = [[bytes(v) if isinstance(v, memoryview) else v for v in row] for row in conn.execute(sql, args)]
     return out
 
 

@@ -15,7 +15,10 @@ Hierarchy::
     │   └── AuthFailed                   wrong PIN
     ├── StoreError                       the database is unusable (wrong version, pragma not applied)
     ├── NotInitialised                   no node in the data directory
-    └── OpRejected                       a remote op failed validation (carries code and op position)
+    ├── OpRejected                       a remote op failed validation (carries code and op position)
+    └── AuditError                       the signed audit trail does not hold together (DESIGN 6)
+        ├── AuditAlarm                   a sync answer or checkpoint failed its proofs: the server is not trusted
+        └── AuditFailed                  an audit export failed offline verification (the report names each failure)
 """
 
 from __future__ import annotations
@@ -99,3 +102,15 @@ class OpRejected(EdgeError):
             "code": self.code,
             "detail": self.detail,
         }
+
+
+class AuditError(EdgeError):
+    """The signed audit trail does not hold together (DESIGN 6)."""
+
+
+class AuditAlarm(AuditError):
+    """A checkpoint, consistency or inclusion proof from the district failed; persists until staff clear it."""
+
+
+class AuditFailed(AuditError):
+    """An audit export failed offline verification; the message names the failures."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
 __all__ = [
     "CATEGORIES",
+    "UNIT_RE",
     "URGENCIES",
     "Category",
     "Code",
@@ -26,18 +28,16 @@ __all__ = [
 CATEGORIES = ("water", "electrical", "gas", "lift", "door", "fire", "structure", "pests", "common", "other")
 URGENCIES = ("P1", "P2", "P3", "P4")
 
-Category = Literal[
-    "water", "electrical", "gas", "lift", "door", "fire", "structure", "pests", "common", "other"
-]
+Category = Literal["water", "electrical", "gas", "lift", "door", "fire", "structure", "pests", "common", "other"]
 Urgency = Literal["P1", "P2", "P3", "P4"]
 # Free text a person wrote: a ticket description, a comment, a reason.
 Long = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=2000)]
 Short = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 OptShort = Annotated[str, StringConstraints(max_length=200)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Unit = Annotated[
-    str, StringConstraints(min_length=1, max_length=32, pattern=r"^[^\s/\\\x00-\x1f][^/\\\x00-\x1f]*$")
-]
+_UNIT = r"^[^\s/\\\x00-\x1f][^/\\\x00-\x1f]*$"
+UNIT_RE = re.compile(_UNIT)
+Unit = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=_UNIT)]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
 EntityId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Code = Annotated[str, StringConstraints(min_length=3, max_length=16, pattern=r"^[A-Z0-9]+-[0-9]{4,}$")]

@@ -29,10 +29,13 @@ from .errors import (
     NotInitialised,
     RationExceeded,
     ScopeForbidden,
+    StoreError,
     UnknownEntity,
     UnknownTicket,
 )
-from .fields import CATEGORIES, URGENCIES
+from .fields import CATEGORIES, UNIT_RE, URGENCIES
+from .operations import Operations
+from .sharing import Sharing
 from .store import Identity, Store, Tx
 from .views import counter_value, rights
 
@@ -58,6 +61,13 @@ def _text(value: str, what: str, limit: int = MAX_TEXT) -> str:
     return value
 
 
+def _unit(value: str, what: str = "unit") -> str:
+    value = _text(value, what, 32)
+    if not UNIT_RE.fullmatch(value):
+        raise InputError(f"{what} {value!r} may not contain '/', '\\' or control characters")
+    return value
+
+
 def _qty(n: int, what: str = "quantity") -> int:
     if isinstance(n, bool) or not isinstance(n, int):
         raise InputError(f"{what} {n!r} is not a whole number")
@@ -68,7 +78,7 @@ def _qty(n: int, what: str = "quantity") -> int:
     return n
 
 
-class Node:
+class Node(Sharing, Operations):
     """A community (or district) node over its data directory."""
 
     def __init__(self, data_dir: Path, store: Store) -> None:
@@ -86,16 +96,13 @@ class Node:
             InputError: a bad community id or role; Duplicate: a node already lives there.
         """
         d = Path(data_dir)
-        if (
-            not community
-            or not community.replace("-", "").replace("_", "").isalnum()
-            or community != community.lower()
-        ):
+        if not community or not community.replace("-", "").replace("_", "").isalnum() or community != community.lower():
             raise InputError(f"community id {community!r} must be lower-case letters, digits, '-' or '_'")
         if role not in ("kiosk", "staff", "district"):
             raise InputError(f"role {role!r} is not kiosk, staff or district")
-        if (d / KEY_FILE).exists():
-            raise Duplicate(f"a node already lives in {d} (device.key exists)")
+        for name in (KEY_FILE, DB_FILE):
+            if (d / name).exists():
+                raise Duplicate(f"a node already lives in {d} ({name} exists)")
         d.mkdir(parents=True, exist_ok=True)
         os.chmod(d, 0o700)
         key = DeviceKey.generate()
@@ -224,17 +231,28 @@ class Node:
 
     # --- tickets -------------------------------------------------------------------------------
     def _ticket(self, ref: str) -> dict[str, Any]:
-        t = tickets.find(self.conn, ref, self.scopes)
+        t = tickets.find(self.conn, ref, None if self.role == "district" else self.scopes)
         if t is None:
             raise UnknownTicket(f"no ticket {ref!r} in community {self.community}")
         return t
 
     def _next_code(self, tx: Tx, scope: str) -> str:
-        n = tx.conn.execute(
-            "SELECT COUNT(*) FROM ops WHERE dev=? AND scope=? AND type='ticket.create'", (self.dev, scope)
-        ).fetchone()[0]
-        prefix = "".join(c for c in scope.upper() if c.isalnum())[:3] or "X"
-        return f"{prefix}{self.dev[:2].upper()}-{n + 1:04d}"
+        """A short code ``<community><device>-<n>``, e.g. ``AQX-0042``, that no ticket held has yet.
+
+        The prefix is up to three letters of the community and two of the device id; the number counts
+        the tickets held with that prefix (an index range, not a scan of the log), skipping any taken.
+        """
+        prefix = ("".join(c for c in scope.upper() if c.isalnum())[:3] or "X") + self.dev[:2].upper() + "-"
+        n = int(
+            tx.conn.execute(
+                "SELECT COUNT(*) FROM tickets WHERE code >= ? AND code < ?", (prefix, prefix[:-1] + ".")
+            ).fetchone()[0]
+        )
+        for k in range(n + 1, 2 * n + 2):
+            code = f"{prefix}{k:04d}"
+            if tx.conn.execute("SELECT 1 FROM tickets WHERE code=?", (code,)).fetchone() is None:
+                return code
+        raise StoreError(f"no free ticket code with prefix {prefix} among {n} tickets")
 
     def report(
         self,
@@ -248,8 +266,17 @@ class Node:
         contact: str = "",
         actor: str | None = None,
     ) -> dict[str, Any]:
-        """Report a repair; triage answers (and a vulnerable household) set the urgency unless given."""
-        unit = _text(unit, "unit", 32)
+        """Report a repair; triage answers (and a vulnerable household) set the urgency unless given.
+
+        The urgency follows the triage table of ``edge.sla`` (``docs/dispatch.md``): the most urgent of the
+        category's base level and of every question answered yes, raised one level for a vulnerable
+        household.
+
+        Raises:
+            InputError: empty or oversized text, unknown category, urgency or triage question.
+            UnknownEntity: no such household.
+        """
+        unit = _unit(unit)
         text = _text(text, "description")
         if category not in CATEGORIES:
             raise InputError(f"unknown category {category!r}; one of {', '.join(CATEGORIES)}")
@@ -267,9 +294,12 @@ class Node:
             vulnerable = bool(hh["vulnerable"])
             if "elderly_alone" in hh["vulnerable"]:
                 answers.setdefault("elderly_alone", True)
-        from .sla import urgency_from_answers
+        from .sla import PlanningError, urgency_from_answers
 
-        level = urgency or urgency_from_answers(category, answers, vulnerable)
+        try:
+            level = urgency or urgency_from_answers(category, answers, vulnerable)
+        except PlanningError as exc:
+            raise InputError(str(exc)) from None
         ticket_id = new_ulid(self.now_ms())
         with self.store.tx() as tx:
             code = self._next_code(tx, self.community)
@@ -298,20 +328,24 @@ class Node:
     def ticket(self, ref: str) -> dict[str, Any]:
         """One ticket with stage times, notes and live assigns."""
         t = self._ticket(ref)
-        t["stage_times"] = {
-            f"{e}:{s}": w for (e, s), w in sorted(tickets.stage_times(self.conn, t["id"]).items())
-        }
+        t["stage_times"] = {f"{e}:{s}": w for (e, s), w in sorted(tickets.stage_times(self.conn, t["id"]).items())}
         t["notes"] = tickets.notes(self.conn, t["id"])
-        t["assigns"] = [
-            {"op": a[0], "tech": a[1], "wall": a[2]} for a in tickets.live_assigns(self.conn, t["id"])
-        ]
+        t["assigns"] = [{"op": a[0], "tech": a[1], "wall": a[2]} for a in tickets.live_assigns(self.conn, t["id"])]
         return t
 
-    def advance(
-        self, ref: str, stage: str, *, reason: str | None = None, actor: str | None = None
-    ) -> dict[str, Any]:
-        """Move a ticket to ``stage`` (or ``reopen``); the write rule of the status lattice applies."""
-        t = self._ticket(ref)
+    def advance(self, ref: str, stage: str, *, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
+        """Move a ticket to ``stage`` (or ``reopen``); the write rule of the status lattice applies.
+
+        Raises:
+            UnknownTicket; InputError: an unknown stage or close reason; InvalidTransition: the lattice's
+            write rule refuses the step (e.g. back from resolved to en_route).
+        """
+        with self.store.tx() as tx:
+            t = self._ticket(ref)
+            self._advance(tx, t, stage, reason, actor)
+        return self._ticket(t["id"])
+
+    def _advance(self, tx: Tx, t: dict[str, Any], stage: str, reason: str | None, actor: str | None) -> None:
         if stage == "reopen":
             target = reopen_target((t["epoch"], t["stage"]))
         elif stage in STAGES:
@@ -326,26 +360,22 @@ class Node:
             check_transition((t["epoch"], t["stage"]), target)
         except LatticeError as exc:
             raise InvalidTransition(f"ticket {t['code']}: {exc}") from None
-        with self.store.tx() as tx:
-            data: dict[str, Any] = {"epoch": target[0], "stage": target[1]}
-            if reason is not None and target[1] in ("closed", "cancelled", "resolved"):
-                data["reason"] = reason
-            tx.emit(t["scope"], "ticket.stage", t["id"], data, actor)
-        return self._ticket(t["id"])
+        data: dict[str, Any] = {"epoch": target[0], "stage": target[1]}
+        if reason is not None and target[1] in ("closed", "cancelled", "resolved"):
+            data["reason"] = reason
+        tx.emit(t["scope"], "ticket.stage", t["id"], data, actor)
 
     def assign(self, ref: str, tech: str, *, actor: str | None = None) -> dict[str, Any]:
         """Assign a technician; supersedes every live assign this node sees (resolving a conflict)."""
-        t = self._ticket(ref)
-        if t["stage"] in ("resolved", "closed", "cancelled"):
-            raise InvalidTransition(f"ticket {t['code']} is {t['stage']}; reopen it before assigning")
-        tech_row = self._tech(tech)
         with self.store.tx() as tx:
+            t = self._ticket(ref)
+            if t["stage"] in ("resolved", "closed", "cancelled"):
+                raise InvalidTransition(f"ticket {t['code']} is {t['stage']}; reopen it before assigning")
+            tech_row = self._tech(tech)
             live = [a[0] for a in tickets.live_assigns(tx.conn, t["id"])]
             tx.emit(t["scope"], "ticket.assign", t["id"], {"tech": tech_row["id"], "supersedes": live}, actor)
             if STAGES.index(t["stage"]) < STAGES.index("assigned"):
-                tx.emit(
-                    t["scope"], "ticket.stage", t["id"], {"epoch": t["epoch"], "stage": "assigned"}, actor
-                )
+                tx.emit(t["scope"], "ticket.stage", t["id"], {"epoch": t["epoch"], "stage": "assigned"}, actor)
         return self._ticket(t["id"])
 
     def comment(self, ref: str, text: str, *, actor: str | None = None) -> dict[str, Any]:
@@ -364,14 +394,14 @@ class Node:
         return self._ticket(t["id"])
 
     def rate(self, ref: str, rating: int, *, comment: str = "", actor: str | None = None) -> dict[str, Any]:
-        t = self._ticket(ref)
         if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
             raise InputError(f"rating {rating!r} is not a whole number from 1 to 5")
-        if t["stage"] not in ("resolved", "closed"):
-            raise InvalidTransition(
-                f"ticket {t['code']} is {t['stage']}; only resolved or closed tickets are rated"
-            )
         with self.store.tx() as tx:
+            t = self._ticket(ref)
+            if t["stage"] not in ("resolved", "closed"):
+                raise InvalidTransition(
+                    f"ticket {t['code']} is {t['stage']}; only resolved or closed tickets are rated"
+                )
             tx.emit(t["scope"], "ticket.rate", t["id"], {"rating": rating, "comment": comment}, actor)
         return self._ticket(t["id"])
 
@@ -396,9 +426,9 @@ class Node:
         actor: str | None = None,
     ) -> dict[str, Any]:
         target = self._home(scope)
-        if stock.find_item(self.conn, sku, [target]) is not None:
-            raise Duplicate(f"sku {sku!r} is already in the catalogue of {target}")
         with self.store.tx() as tx:
+            if stock.find_item(tx.conn, sku, [target]) is not None:
+                raise Duplicate(f"sku {sku!r} is already in the catalogue of {target}")
             tx.emit(
                 target,
                 "item.add",
@@ -423,10 +453,11 @@ class Node:
         self, sku: str, qty: int, *, reason: str = "", scope: str | None = None, actor: str | None = None
     ) -> dict[str, Any]:
         """Stock in: gives this device the rights to what it received."""
+        qty = _qty(qty)
         self._item(sku)
         target = self._home(scope)
         with self.store.tx() as tx:
-            tx.emit(target, "stock.receive", sku, {"sku": sku, "qty": _qty(qty), "reason": reason}, actor)
+            tx.emit(target, "stock.receive", sku, {"sku": sku, "qty": qty, "reason": reason}, actor)
         return self._stock_row(sku, target)
 
     def issue(
@@ -440,8 +471,8 @@ class Node:
         actor: str | None = None,
     ) -> dict[str, Any]:
         """Stock out, within this device's rights; emergency supplies are rationed in emergency mode."""
-        item = self._item(sku)
         qty = _qty(qty)
+        item = self._item(sku)
         ticket_id = self._ticket(ticket)["id"] if ticket else None
         if household is not None and people.find_household(self.conn, self.community, household) is None:
             raise UnknownEntity(f"no household {household!r} in community {self.community}")
@@ -452,11 +483,7 @@ class Node:
                 raise InsufficientRights(
                     f"cannot issue {qty} of {sku}: stock is {total}, of which this device may issue {held}"
                 )
-            if (
-                item["emergency"]
-                and item["ration"]
-                and modes.declared_mode(tx.conn, self.community) == "emergency"
-            ):
+            if item["emergency"] and item["ration"] and modes.declared_mode(tx.conn, self.community) == "emergency":
                 if household is None:
                     raise InputError(f"{sku} is rationed in emergency mode: name the household")
                 since = self.now_ms() - DAY_MS
@@ -508,8 +535,8 @@ class Node:
         return hh
 
     def award(self, household: str, n: int, reason: str, *, actor: str | None = None) -> dict[str, Any]:
-        self._household(household)
         n = _qty(n, "points")
+        self._household(household)
         with self.store.tx() as tx:
             tx.emit(
                 self.community,
@@ -524,13 +551,13 @@ class Node:
         self, household: str, n: int, reward: str, *, pin: str | None = None, actor: str | None = None
     ) -> dict[str, Any]:
         """Spend points, within this device's rights (a balance never goes negative)."""
+        n = _qty(n, "points")
+        reward = _text(reward, "reward", 200)
         self._household(household)
         if pin is not None and not people.check_pin(
             pin, people.household_pin_hash(self.conn, self.community, household)
         ):
             raise AuthFailed(f"wrong PIN for household {household}")
-        n = _qty(n, "points")
-        reward = _text(reward, "reward", 200)
         with self.store.tx() as tx:
             held = rights(tx.conn, "points", self.community, household, self.dev)
             if n > held:
@@ -569,9 +596,7 @@ class Node:
         phone: str = "",
         actor: str | None = None,
     ) -> dict[str, Any]:
-        unit = _text(unit, "unit", 32)
-        if people.find_household(self.conn, self.community, unit) is not None:
-            raise Duplicate(f"household {unit!r} already exists in community {self.community}")
+        unit = _unit(unit)
         flags = sorted(set(vulnerable or []))
         for f in flags:
             if f not in people.VULNERABLE:
@@ -579,6 +604,8 @@ class Node:
         if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
             raise InputError("a PIN is 4 to 8 digits")
         with self.store.tx() as tx:
+            if people.find_household(tx.conn, self.community, unit) is not None:
+                raise Duplicate(f"household {unit!r} already exists in community {self.community}")
             tx.emit(
                 self.community,
                 "household.add",
@@ -603,8 +630,7 @@ class Node:
             raise UnknownEntity(f"no technician {ref!r}")
         if len(found) > 1:
             raise InputError(
-                f"{len(found)} technicians are called {ref!r}; use the id: "
-                + ", ".join(t["id"] for t in found)
+                f"{len(found)} technicians are called {ref!r}; use the id: " + ", ".join(t["id"] for t in found)
             )
         return found[0]
 
@@ -625,13 +651,20 @@ class Node:
         if shared and self.role != "district":
             raise ScopeForbidden("shared-pool technicians are added by the district")
         scope = "district" if shared else self.community
-        if any(t["name"] == name for t in people.list_techs(self.conn, [scope])):
-            raise Duplicate(f"technician {name!r} already exists in {scope}")
+        if tier not in ("core", "certified", "volunteer"):
+            raise InputError(f"tier {tier!r} is not core, certified or volunteer")
+        for c in certs or []:
+            if c not in ("gas", "electrical", "lift"):
+                raise InputError(f"unknown certification {c!r}; one of gas, electrical, lift")
+        if not skills:
+            raise InputError("a technician needs at least one skill")
         for s in skills:
             if s not in CATEGORIES:
                 raise InputError(f"unknown skill {s!r}; skills are categories: {', '.join(CATEGORIES)}")
         tech_id = new_ulid(self.now_ms())
         with self.store.tx() as tx:
+            if any(t["name"] == name for t in people.list_techs(tx.conn, [scope])):
+                raise Duplicate(f"technician {name!r} already exists in {scope}")
             tx.emit(
                 scope,
                 "tech.add",
@@ -669,9 +702,9 @@ class Node:
             raise InputError("a PIN is 4 to 8 digits")
         if role not in ("staff", "manager"):
             raise InputError(f"role {role!r} is not staff or manager")
-        if people.staff_pin_hash(self.conn, self.community, staff_id) is not None:
-            raise Duplicate(f"staff id {staff_id!r} already exists")
         with self.store.tx() as tx:
+            if people.staff_pin_hash(tx.conn, self.community, staff_id) is not None:
+                raise Duplicate(f"staff id {staff_id!r} already exists")
             tx.emit(
                 self.community,
                 "staff.add",
@@ -680,6 +713,10 @@ class Node:
                 actor,
             )
         return {"id": staff_id, "role": role, "name": name}
+
+    def staff(self) -> list[dict[str, Any]]:
+        """Staff accounts of this community: ``[{id, role, name}]`` (never a PIN hash)."""
+        return people.list_staff(self.conn, self.community)
 
     def staff_login(self, staff_id: str, pin: str) -> dict[str, Any]:
         """Check a staff PIN; returns ``{id, role}``."""

@@ -12,10 +12,10 @@ from crdt.status import STAGES
 
 from . import kpi as _kpi
 from . import people, tickets
-from .dispatch import DispatchTicket, Proposal, Technician, dispatch
 from .errors import InputError
 
 if TYPE_CHECKING:
+    from .dispatch import DispatchTicket, Proposal, Technician
     from .store import Store
 
 __all__ = ["Operations", "ticket_times"]
@@ -75,6 +75,8 @@ class Operations:
         return self.store.wall()
 
     def _dispatch_inputs(self) -> tuple[list[DispatchTicket], list[Technician]]:
+        from .dispatch import DispatchTicket, Technician  # scipy loads only when dispatching
+
         conn = self.store.conn
         open_tickets = tickets.list_tickets(conn, self.community, open_only=True)
         flags = {h["id"]: bool(h["vulnerable"]) for h in people.list_households(conn, self.community)}
@@ -96,7 +98,7 @@ class Operations:
                     tier=tech["tier"],
                     available=tech["status"] == "available",
                     home=tech["home"],
-                    position=tuple(tech["pos"]) if tech["pos"] else None,  # type: ignore[arg-type]
+                    position=(tech["pos"][0], tech["pos"][1]) if tech["pos"] else None,
                     load=load.get(tech["id"], 0),
                 )
             )
@@ -118,6 +120,8 @@ class Operations:
 
     def propose(self, max_jobs: int = 3) -> list[dict[str, Any]]:
         """The dispatcher's proposals for open, unassigned tickets: ``[{ticket, tech, cost, ...}]``."""
+        from .dispatch import dispatch
+
         tix, techs = self._dispatch_inputs()
         names = {t.id: t.name for t in techs}
         return [self._proposal(p, names) for p in dispatch(tix, techs, self.now_ms(), max_jobs=max_jobs)]

@@ -57,9 +57,7 @@ def check_pin(pin: str, stored: str | None) -> bool:
         return False
     try:
         _, n, r, p, salt, digest = stored.split("$")
-        got = hashlib.scrypt(
-            pin.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32
-        )
+        got = hashlib.scrypt(pin.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32)
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, base64.b64decode(digest))
@@ -184,9 +182,7 @@ def _household_row(row: tuple[Any, ...]) -> dict[str, Any]:
 
 def find_household(conn: sqlite3.Connection, scope: str, ref: str) -> dict[str, Any] | None:
     """A household by id (its unit string)."""
-    row = conn.execute(
-        f"SELECT {', '.join(_HH)} FROM households WHERE scope=? AND id=?", (scope, ref)
-    ).fetchone()
+    row = conn.execute(f"SELECT {', '.join(_HH)} FROM households WHERE scope=? AND id=?", (scope, ref)).fetchone()
     return _household_row(row) if row else None
 
 
@@ -226,9 +222,7 @@ def find_tech(conn: sqlite3.Connection, ref: str, scopes: list[str]) -> list[dic
 
 def staff_pin_hash(conn: sqlite3.Connection, scope: str, staff_id: str) -> tuple[str, str] | None:
     """``(pin_hash, role)`` of a staff member."""
-    row = conn.execute(
-        "SELECT pin_hash, role FROM staff WHERE scope=? AND id=?", (scope, staff_id)
-    ).fetchone()
+    row = conn.execute("SELECT pin_hash, role FROM staff WHERE scope=? AND id=?", (scope, staff_id)).fetchone()
     return (str(row[0]), str(row[1])) if row else None
 
 

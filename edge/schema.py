@@ -126,9 +126,27 @@ _SHARING = [
     """CREATE TABLE booking_cancels (id TEXT PRIMARY KEY, scope TEXT NOT NULL)""",
 ]
 
+# The signed audit log (DESIGN 6, issue [06]): the district's Merkle tree over its op log (one hash per
+# complete subtree), its signed checkpoints, the witnesses' cosignatures, and the witness keys it knows.
+# Local bookkeeping, not views: a kiosk holds these tables empty.
+_AUDIT = [
+    """CREATE TABLE audit_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)) WITHOUT ROWID""",
+    "CREATE TABLE audit_tree (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL)",
+    "INSERT INTO audit_tree (id, size) VALUES (1, 0)",
+    """CREATE TABLE audit_checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL,
+        created_ms INTEGER NOT NULL)""",
+    """CREATE TABLE audit_cosignatures (
+        size INTEGER NOT NULL REFERENCES audit_checkpoints (size), witness TEXT NOT NULL, key_id BLOB NOT NULL,
+        line TEXT NOT NULL, timestamp INTEGER NOT NULL, received_ms INTEGER NOT NULL,
+        PRIMARY KEY (size, witness, key_id))""",
+    "CREATE TABLE audit_witnesses (name TEXT PRIMARY KEY, vkey TEXT NOT NULL, added_ms INTEGER NOT NULL)",
+]
+
 MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0001_initial", _V1),
     ("0002_sharing", _SHARING),
+    ("0003_audit", _AUDIT),
 ]
 
 # Views, with the columns that order their canonical dump (see ``digest``).

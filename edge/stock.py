@@ -78,9 +78,7 @@ def _item_update(conn: sqlite3.Connection, op: Op, p: ItemUpdate) -> None:
         lww_set(conn, "items", {"scope": op.scope, "sku": op.obj}, fields, op)
 
 
-def ledger(
-    conn: sqlite3.Connection, op: Op, kind: str, key: str, action: str, delta: int, **extra: Any
-) -> None:
+def ledger(conn: sqlite3.Connection, op: Op, kind: str, key: str, action: str, delta: int, **extra: Any) -> None:
     """Record a counter movement (who, when, why)."""
     cols = {
         "op": op.id,
@@ -140,9 +138,7 @@ def list_items(conn: sqlite3.Connection, scopes: list[str]) -> list[dict[str, An
     """Items visible in ``scopes`` (a community's own entry shadows the district's)."""
     seen: dict[str, dict[str, Any]] = {}
     for scope in reversed(scopes):
-        for row in conn.execute(
-            f"SELECT {', '.join(_ITEM_COLS)} FROM items WHERE scope=? ORDER BY sku", (scope,)
-        ):
+        for row in conn.execute(f"SELECT {', '.join(_ITEM_COLS)} FROM items WHERE scope=? ORDER BY sku", (scope,)):
             d = dict(zip(_ITEM_COLS, row, strict=True))
             d["emergency"] = bool(d["emergency"])
             seen[d["sku"]] = d
@@ -152,9 +148,7 @@ def list_items(conn: sqlite3.Connection, scopes: list[str]) -> list[dict[str, An
 def stock_levels(conn: sqlite3.Connection, scope: str, dev: str) -> list[dict[str, Any]]:
     """``[{sku, qty, rights, name_zh, name_en, ...}]`` for every item with stock or a catalogue entry."""
     items = {i["sku"]: i for i in list_items(conn, [scope, "district"])}
-    qty = dict(
-        conn.execute("SELECT key, value FROM counters WHERE kind='stock' AND scope=?", (scope,)).fetchall()
-    )
+    qty = dict(conn.execute("SELECT key, value FROM counters WHERE kind='stock' AND scope=?", (scope,)).fetchall())
     rights = dict(
         conn.execute(
             "SELECT key, inc + moved_in - moved_out - dec FROM counter_rights WHERE kind='stock' AND scope=? AND dev=?",

@@ -20,7 +20,7 @@ from crdt.status import STAGES, check_transition
 
 from .fields import Category, Code, EntityId, Hash, Long, Name, OptShort, Qty, Short, Sku, Unit, Urgency
 from .optypes import Payload, register
-from .views import lww_set
+from .views import lww_set, same_scope
 
 __all__ = [
     "HOLD_REASONS",
@@ -59,9 +59,7 @@ class TicketUpdate(Payload):
 
 class TicketStage(Payload):
     epoch: int = Field(ge=0, le=10_000)
-    stage: Literal[
-        "reported", "triaged", "assigned", "en_route", "on_site", "resolved", "closed", "cancelled"
-    ]
+    stage: Literal["reported", "triaged", "assigned", "en_route", "on_site", "resolved", "closed", "cancelled"]
     reason: Literal["fixed", "duplicate", "referred", "no_further_action", "unable_to_fix"] | None = None
 
 
@@ -112,7 +110,17 @@ def _update(conn: sqlite3.Connection, op: Op, p: TicketUpdate) -> None:
         lww_set(conn, "tickets", {"id": op.obj}, fields, op, scope=op.scope)
 
 
+def _own(conn: sqlite3.Connection, op: Op) -> tuple[int, str] | None:
+    """The ticket's ``(epoch, stage)`` if held; raise if it is held in another scope than ``op``'s."""
+    row = conn.execute("SELECT epoch, stage, scope FROM tickets WHERE id=?", (op.obj,)).fetchone()
+    if row is None:
+        return None
+    same_scope("ticket", op.obj, row[2], op.scope)
+    return (int(row[0]), str(row[1]))
+
+
 def _stage(conn: sqlite3.Connection, op: Op, epoch: int, stage: str) -> None:
+    row = _own(conn, op)
     conn.execute(
         "INSERT INTO ticket_stages (ticket, scope, epoch, stage, wall, counter, dev, actor) VALUES (?,?,?,?,?,?,?,?) "
         "ON CONFLICT (ticket, epoch, stage) DO UPDATE SET wall=excluded.wall, counter=excluded.counter, "
@@ -120,7 +128,6 @@ def _stage(conn: sqlite3.Connection, op: Op, epoch: int, stage: str) -> None:
         "WHERE (excluded.wall, excluded.counter, excluded.dev) < (wall, counter, dev)",
         (op.obj, op.scope, epoch, stage, op.hlc[0], op.hlc[1], op.dev, op.actor),
     )
-    row = conn.execute("SELECT epoch, stage FROM tickets WHERE id=?", (op.obj,)).fetchone()
     if row is None:
         conn.execute(
             "INSERT INTO tickets (id, scope, epoch, stage) VALUES (?, ?, ?, ?)",
@@ -139,6 +146,7 @@ def _stage_op(conn: sqlite3.Connection, op: Op, p: TicketStage) -> None:
 
 @register("ticket.assign", TicketAssign)
 def _assign(conn: sqlite3.Connection, op: Op, p: TicketAssign) -> None:
+    _own(conn, op)
     conn.execute(
         "INSERT OR IGNORE INTO ticket_assigns (op, ticket, scope, tech, wall, counter, dev, actor) "
         "VALUES (?,?,?,?,?,?,?,?)",
@@ -172,6 +180,7 @@ def refresh_assignee(conn: sqlite3.Connection, ticket: str, scope: str) -> None:
 
 
 def _note(conn: sqlite3.Connection, op: Op, kind: str, text: str, sku: str | None, qty: int | None) -> None:
+    _own(conn, op)
     conn.execute(
         "INSERT OR IGNORE INTO ticket_notes (op, ticket, scope, kind, text, sku, qty, actor, wall) "
         "VALUES (?,?,?,?,?,?,?,?,?)",
@@ -236,9 +245,7 @@ def find(conn: sqlite3.Connection, ref: str, scopes: list[str] | None = None) ->
     ref = ref.strip()
     row = conn.execute(f"SELECT {_COLS} FROM tickets WHERE id=? AND code != ''", (ref,)).fetchone()
     if row is None:
-        row = conn.execute(
-            f"SELECT {_COLS} FROM tickets WHERE code=? ORDER BY id LIMIT 1", (ref.upper(),)
-        ).fetchone()
+        row = conn.execute(f"SELECT {_COLS} FROM tickets WHERE code=? ORDER BY id LIMIT 1", (ref.upper(),)).fetchone()
     if row is None:
         return None
     t = ticket_row(row)
@@ -247,9 +254,7 @@ def find(conn: sqlite3.Connection, ref: str, scopes: list[str] | None = None) ->
     return t
 
 
-def list_tickets(
-    conn: sqlite3.Connection, scope: str | None, open_only: bool = False
-) -> list[dict[str, Any]]:
+def list_tickets(conn: sqlite3.Connection, scope: str | None, open_only: bool = False) -> list[dict[str, Any]]:
     """Tickets of ``scope`` (all scopes for ``None``), newest first."""
     sql = f"SELECT {_COLS} FROM tickets WHERE code != ''"
     args: list[Any] = []

@@ -14,7 +14,9 @@ from typing import Any
 
 from crdt.op import Op
 
-__all__ = ["add_counter", "counter_value", "dumps", "lww_set", "rights", "stamp_of"]
+from .errors import ScopeForbidden
+
+__all__ = ["add_counter", "counter_value", "dumps", "lww_set", "rights", "same_scope", "stamp_of"]
 
 
 def stamp_of(op: Op) -> list[Any]:
@@ -37,10 +39,17 @@ def lww_set(
 ) -> dict[str, Any]:
     """Set each field of the row ``key`` in ``table`` where ``op``'s stamp beats the field's stamp.
 
-    Creates the row when missing. Returns the fields that took.
+    Creates the row when missing (in ``scope``, for tables keyed by id alone). Returns the fields that took.
+
+    Raises:
+        ScopeForbidden: the row belongs to another scope than ``scope``: an op of one community never
+            changes another's entity, even if it names the same id.
     """
     where = " AND ".join(f"{k} = ?" for k in key)
-    row = conn.execute(f"SELECT stamps FROM {table} WHERE {where}", tuple(key.values())).fetchone()
+    wanted = "stamps" if scope is None else "stamps, scope"
+    row = conn.execute(f"SELECT {wanted} FROM {table} WHERE {where}", tuple(key.values())).fetchone()
+    if row is not None and scope is not None:
+        same_scope(table, tuple(key.values())[0], row[1], scope)
     stamp = stamp_of(op)
     if row is None:
         cols = dict(key)
@@ -63,6 +72,12 @@ def lww_set(
             (*won.values(), dumps(stamps), *key.values()),
         )
     return won
+
+
+def same_scope(table: str, ident: Any, held: str, scope: str) -> None:
+    """Raise ``ScopeForbidden`` unless an entity held in scope ``held`` is written from that scope."""
+    if held != scope:
+        raise ScopeForbidden(f"{table} {ident!r} belongs to scope {held!r}; an op in scope {scope!r} may not change it")
 
 
 def add_counter(
@@ -109,7 +124,5 @@ def rights(conn: sqlite3.Connection, kind: str, scope: str, key: str, dev: str) 
 
 def counter_value(conn: sqlite3.Connection, kind: str, scope: str, key: str) -> int:
     """A counter's value (``Σinc − Σdec``)."""
-    row = conn.execute(
-        "SELECT value FROM counters WHERE kind=? AND scope=? AND key=?", (kind, scope, key)
-    ).fetchone()
+    row = conn.execute("SELECT value FROM counters WHERE kind=? AND scope=? AND key=?", (kind, scope, key)).fetchone()
     return int(row[0]) if row else 0
