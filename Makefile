@@ -39,8 +39,7 @@ soak: $(STAMP)
 	HYPOTHESIS_PROFILE=soak LINLI_SIM_SEEDS=500 LINLI_CRASH_KILLS=300 $(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	@echo "make demo arrives with issue [04] (kiosk UI and seeded communities); not available yet."
-	@exit 1
+	$(BIN)/python scripts/demo.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info
