@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-PACKAGES = ["crdt", "edge"]
+PACKAGES = ["crdt", "edge", "kiosk_ui"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

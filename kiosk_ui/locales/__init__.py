@@ -1,0 +1,1 @@
+"""Message catalogues of the kiosk (``zh.json``, ``en.json``); a package so that installs ship them."""

@@ -1,0 +1,48 @@
+"""The staff menu: dispatch board, stock, points award, technicians, sync & health, emergency mode,
+leaving kiosk mode (manager PIN) and signing out."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid
+from textual.widgets import Button, Label
+
+from .base import KioskScreen
+
+__all__ = ["StaffMenuScreen"]
+
+ENTRIES = ("board", "stock", "award", "techs", "health", "emergency", "exit", "logout")
+
+
+class StaffMenuScreen(KioskScreen):
+    """Staff home."""
+
+    TITLE_KEY = "staff.menu.title"
+    STAFF_ONLY = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(str(i + 1), f"open('{name}')", show=False) for i, name in enumerate(ENTRIES)
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        staff = self.kiosk.staff or {"id": "?", "role": "staff"}
+        yield Label(self.t("staff.menu.hello", id=staff["id"], role=self.t(f"role.{staff['role']}")))
+        with Grid(id="staff-tiles"):
+            for i, name in enumerate(ENTRIES):
+                label = f"{i + 1}  {self.t(f'staff.menu.{name}')}"
+                if name == "emergency":
+                    yield Button(label, id=f"menu-{name}", classes="tile", variant="error")
+                else:
+                    yield Button(label, id=f"menu-{name}", classes="tile")
+
+    def action_open(self, name: str) -> None:
+        """Open the staff screen ``name``."""
+        self.kiosk.open_staff(name)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        bid = event.button.id or ""
+        if bid.startswith("menu-"):
+            event.stop()
+            self.kiosk.open_staff(bid.removeprefix("menu-"))
