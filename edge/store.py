@@ -155,6 +155,15 @@ def _verify_pool() -> ProcessPoolExecutor | None:
     return _pool
 
 
+def shutdown_verify_pool() -> None:
+    """Stop the signature workers, if any were started (a server stopping on a signal calls this:
+    a process that ends by a re-raised SIGTERM runs no atexit hooks, and would orphan them)."""
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+        _pool = None
+
+
 def _outer_hash(raw: object) -> bytes | None:
     """The op hash of ``raw`` read without any other check (``None`` if it is not ``[body, sig]``)."""
     try:

@@ -1,0 +1,208 @@
+"""The server, sans-IO: ``SyncServer.handle(HttpRequest) -> HttpResponse``.
+
+The Starlette app (``app``) and the in-process transport of the tests and the simulation
+(``InProcessTransport``) both call ``handle``; every request runs on one thread that owns the
+district node's database connection (one writer). Errors map to ``{error, detail, server_time_ms,
+...}`` bodies with the status their class carries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from crdt.hlc import system_ms
+from edge.errors import NotInitialised
+from edge.node import Node
+from edge.sync import CONTENT_TYPE, pack
+
+from .audit_routes import AUDIT_ROUTES, PendingSync, ServerAudit
+from .auth import Gate
+from .availability import handle_availability
+from .enroll import handle_enroll
+from .errors import MethodNotAllowed, NotFound, PayloadTooLarge, SetupError, SyncError
+from .exchange import handle_sync
+from .metrics import Metrics
+from .open311 import PREFIX as OPEN311_PREFIX
+from .open311 import handle_open311
+from .schema import migrate_server
+
+__all__ = ["HttpRequest", "HttpResponse", "InProcessTransport", "Limits", "SyncServer"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one request may ask of the server."""
+
+    max_body: int = 16 << 20
+    max_push: int = 5000
+    max_limit: int = 5000
+    max_answer_bytes: int = 8 << 20
+    window_ms: int = 5 * 60_000
+    rate_per_s: float = 20.0
+    burst: float = 60.0
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One request; ``headers`` keys are lower case."""
+
+    method: str
+    path: str
+    query: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    oversize: int | None = None  # the transport stopped reading a body this large (-1: size unknown)
+
+    @property
+    def path_query(self) -> str:
+        """What the request signature covers: the path, and ``?query`` when there is one."""
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: bytes
+    content_type: str = CONTENT_TYPE
+
+
+log = logging.getLogger("linli.server")
+
+_ROUTES: dict[str, str] = {"/healthz": "GET", "/metrics": "GET", "/v1/enroll": "POST", "/v1/sync": "POST"}
+_ROUTES.update(AUDIT_ROUTES)  # issue [06], sync_server.audit_routes: public, no request signature
+AVAILABILITY_PATH = "/v1/district/availability"
+_ROUTES[AVAILABILITY_PATH] = "GET"  # issue [07], sync_server.availability
+_WRITES = frozenset(("/v1/enroll", "/v1/sync", AVAILABILITY_PATH))  # availability records nonce and last seen
+_WRITES |= {"/v1/audit/cosignature"}
+
+
+class SyncServer:
+    """The district server over a data directory made by ``linli-server init``.
+
+    Raises:
+        SetupError: no node there, or not a district node.
+    """
+
+    def __init__(
+        self, data_dir: str | os.PathLike[str], *, limits: Limits | None = None, wall: Callable[[], int] = system_ms
+    ) -> None:
+        try:
+            self.node = Node.open(data_dir, wall=wall)
+        except NotInitialised as exc:
+            raise SetupError("not_initialised", f"{exc}; run 'linli-server init --data DIR --district NAME'") from None
+        if self.node.role != "district":
+            self.node.close()
+            raise SetupError("not_district", f"the node in {data_dir} is a {self.node.role}, not a district")
+        self.limits = limits or Limits()
+        self.wall = wall
+        migrate_server(self.node.conn)
+        self.gate = Gate(
+            self.node.conn, wall, window_ms=self.limits.window_ms, rate=self.limits.rate_per_s, burst=self.limits.burst
+        )
+        self.metrics = Metrics()
+        for dev, ms in self.node.conn.execute("SELECT dev, last_seen_ms FROM seen"):
+            self.metrics.last_seen[dev] = int(ms)
+        try:
+            self.audit = ServerAudit(self)  # catches the Merkle log up and signs a checkpoint
+        except SyncError:
+            self.node.close()
+            raise
+
+    def close(self) -> None:
+        self.node.close()
+
+    def error(self, exc: SyncError) -> HttpResponse:
+        body: dict[str, Any] = {"error": exc.code, "detail": exc.detail, "server_time_ms": self.wall()}
+        body.update(exc.extra)
+        return HttpResponse(exc.status, pack(body))
+
+    def handle(self, req: HttpRequest) -> HttpResponse:
+        """Answer one request (never raises for a bad request)."""
+        return self.handle_many([req])[0]
+
+    def handle_many(self, reqs: list[HttpRequest]) -> list[HttpResponse]:
+        """Answer a group of requests in one write transaction (group commit, see ``db``).
+
+        Each request is all-or-nothing on its own (its handler's savepoint); the group is durable
+        before any answer leaves. If the database fails, every request of the group gets 500.
+        """
+        conn = self.node.conn
+        writes = any(r.path in _WRITES and r.oversize is None for r in reqs)
+        out: list[HttpResponse] = []
+        try:
+            if writes:
+                conn.execute("BEGIN IMMEDIATE")
+            # One checkpoint signed for the group completes every sync answer (see audit_routes).
+            out = self.audit.finish(conn, [self._one(req) for req in reqs])
+            if writes:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:  # nothing of the group is kept
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            log.exception("group of %d requests failed", len(reqs))
+            failed = self.error(SyncError("internal", f"database: {type(exc).__name__}: {str(exc)[:200]}"))
+            out = [failed for _ in reqs]
+        for req, resp in zip(reqs, out, strict=True):
+            self.metrics.request(req.path if req.path in _ROUTES else "other", resp.status)
+        return out
+
+    def _one(self, req: HttpRequest) -> HttpResponse | PendingSync:
+        t0 = time.perf_counter()
+        resp: HttpResponse | PendingSync
+        try:
+            resp = self._route(req)
+        except SyncError as exc:
+            resp = self.error(exc)
+        except sqlite3.OperationalError:
+            raise  # the database itself (locked, full, gone): fail the whole group
+        except Exception as exc:  # a bug: answer 500 for this request, keep serving, log it
+            log.exception("error handling %s %s", req.method, req.path[:100])
+            resp = self.error(SyncError("internal", f"{type(exc).__name__}: {str(exc)[:200]}"))
+        if req.path == "/v1/sync":
+            self.metrics.sync_time(time.perf_counter() - t0)
+        return resp
+
+    def _route(self, req: HttpRequest) -> HttpResponse | PendingSync:
+        if req.path.startswith(OPEN311_PREFIX):  # public, read-only, JSON/XML (sync_server.open311)
+            return HttpResponse(*handle_open311(self, req))
+        method = _ROUTES.get(req.path)
+        if method is None:
+            raise NotFound("not_found", f"no such path {req.path[:100]!r}")
+        if req.method != method:
+            raise MethodNotAllowed("method", f"{req.path} takes {method}, not {req.method[:10]}")
+        size = req.oversize if req.oversize is not None else len(req.body)
+        if req.oversize is not None or size > self.limits.max_body:
+            got = f"{size} bytes" if size >= 0 else "more bytes"
+            raise PayloadTooLarge("too_large", f"body of {got} is over the {self.limits.max_body}-byte limit")
+        if req.path == "/healthz":
+            self.node.conn.execute("SELECT 1").fetchone()
+            return HttpResponse(200, b"ok\n", "text/plain; charset=utf-8")
+        if req.path == "/metrics":
+            ops = int(self.node.conn.execute("SELECT COALESCE(MAX(idx), 0) FROM ops").fetchone()[0])
+            return HttpResponse(200, self.metrics.render(ops).encode(), "text/plain; version=0.0.4; charset=utf-8")
+        if req.path == "/v1/enroll":
+            return HttpResponse(200, pack(handle_enroll(self, req)))
+        if req.path == AVAILABILITY_PATH:
+            return HttpResponse(200, pack(handle_availability(self, req)))
+        if req.path in AUDIT_ROUTES:
+            return self.audit.route(req)
+        return handle_sync(self, req)  # completed by self.audit.finish with the group's checkpoint
+
+
+class InProcessTransport:
+    """An ``edge.sync.Transport`` that calls a ``SyncServer`` directly (tests, simulation)."""
+
+    def __init__(self, server: SyncServer) -> None:
+        self.server = server
+
+    def request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        path_only, _, query = path.partition("?")
+        req = HttpRequest(method, path_only, query, {k.lower(): v for k, v in headers.items()}, body)
+        resp = self.server.handle(req)
+        return resp.status, resp.body

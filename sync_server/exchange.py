@@ -1,0 +1,236 @@
+"""``POST /v1/sync``: push against stream heads, pull in log order from a cursor (DESIGN 5).
+
+One request, one write transaction: the nonce and last-seen time, every pushed op (validated by
+``Store.apply_remote_in``, DESIGN 3.2), the bounded-counter check after each accepted op and any
+quarantine. Then the pull is read: ops of the caller's scopes after its cursor, in the order the
+district accepted them (``ops.idx``; leaf index = idx - 1), leaving out the caller's own ops, at most
+``limit`` ops and ``max_answer_bytes``; ``more`` says whether a page was cut short. The accepted ops are
+appended to the district's Merkle log and the request's ``cosignatures`` kept in the same savepoint
+(``ServerAudit.receive``); the answer is completed with the group's signed checkpoint and the proofs
+(``checkpoint``, ``consistency``, ``leaves``, ``inclusion``; ``docs/audit.md``) by ``ServerAudit.finish``.
+
+Request-level refusals (the whole push is rolled back unless said otherwise):
+
+- 403 ``forbidden``: an op of another device, or of a scope or type the caller may not write;
+- 403 ``quarantined``: a push from a quarantined device;
+- 409 ``equivocation``: a pushed op conflicts with a held one at the same seq. This one *commits*:
+  the evidence is kept, the device flagged and quarantined, the ops before it accepted.
+
+Other per-op failures (``malformed``, ``too_large``, ``signature``, ``gap``, ``wrong_prev``,
+``invalid_data``, ``apply`` ...) are ``rejected`` entries of a 200 answer, with the same code names;
+the ops pushed after a rejected one are not applied (``skipped``), so the log stays causal.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from crdt.errors import CRDTError
+from crdt.op import Op, decode_op
+from edge.errors import OpRejected
+from edge.sync import unpack
+from edge.views import counter_value, rights
+
+from .audit_routes import PendingSync
+from .auth import Caller
+from .db import atomic
+from .errors import BadRequest, Conflict, Forbidden
+
+if TYPE_CHECKING:
+    from .core import HttpRequest, SyncServer
+
+__all__ = ["SyncRequest", "handle_sync", "quarantine"]
+
+AUTHORISATION_CODES = frozenset({"forbidden", "scope", "unknown_device", "revoked"})
+
+
+class SyncRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+    cursor: int = Field(ge=0, le=2**62)
+    push: list[bytes] = Field(default_factory=list)
+    limit: int = Field(default=1000, ge=1, le=2**31)
+    tree_size: int | None = Field(default=None, ge=0)
+    cosignatures: list[Any] = Field(default_factory=list)
+
+
+@dataclass
+class _Push:
+    """The ``on_accept`` hook: own ops only, leaf indices, bounded-counter check."""
+
+    caller: Caller
+    leaves: list[int] = field(default_factory=list)
+    overspent: list[tuple[Op, str]] = field(default_factory=list)
+
+    def __call__(self, conn: sqlite3.Connection, op: Op, idx: int) -> None:
+        if op.dev != self.caller.dev:
+            raise Forbidden("forbidden", f"device {self.caller.dev} pushed op {op.where()} of another device")
+        self.leaves.append(idx - 1)
+        for kind, scope, key in conn.execute("SELECT kind, scope, key FROM ledger WHERE op=?", (op.id,)):
+            held = rights(conn, kind, scope, key, op.dev)
+            total = counter_value(conn, kind, scope, key)
+            if held < 0 or total < 0:
+                self.overspent.append(
+                    (op, f"op {op.where()} ({op.type}) leaves {kind} {scope}/{key} at rights {held}, value {total}")
+                )
+
+
+def quarantine(
+    server: SyncServer, conn: sqlite3.Connection, dev: str, reason: str, op: bytes | None, detail: str
+) -> None:
+    """Refuse ``dev``'s further pushes; its ops stay as evidence (inside the caller's transaction)."""
+    conn.execute(
+        "INSERT INTO quarantine (dev, reason, op_hash, detail, ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (dev) DO NOTHING",
+        (dev, reason, op, detail, server.wall()),
+    )
+    server.node.store.flag(conn, dev, "quarantine", f"{reason}: {detail}"[:500])
+
+
+class _Redo(Exception):
+    """A push held a rejected op: undo it and apply it again op by op, up to that op."""
+
+
+def _apply_push(
+    server: SyncServer, conn: sqlite3.Connection, caller: Caller, push: list[bytes]
+) -> tuple[_Push, list[OpRejected]]:
+    """Apply a push in the caller's transaction, stopping at the first rejected op.
+
+    A device pushes in causal order, so an op after a rejected one may depend on it: it is not
+    applied (a ``skipped`` entry), which keeps the district log causal even for a faulty device.
+    The common case (nothing rejected) applies the whole push in one call.
+    """
+    store = server.node.store
+    hook = _Push(caller)
+    conn.execute("SAVEPOINT push")
+    try:
+        result = store.apply_remote_in(conn, push, on_accept=hook)
+        if result.rejected:
+            raise _Redo
+    except _Redo:
+        conn.execute("ROLLBACK TO push")
+    except BaseException:
+        conn.execute("ROLLBACK TO push")
+        conn.execute("RELEASE push")
+        raise
+    else:
+        conn.execute("RELEASE push")
+        return hook, []
+    conn.execute("RELEASE push")
+    hook = _Push(caller)
+    for pos, raw in enumerate(push):
+        rejected = store.apply_remote_in(conn, [raw], on_accept=hook).rejected
+        if rejected:
+            return hook, rejected + [_skipped(r) for r in push[pos + 1 :]]
+    return hook, []
+
+
+def _skipped(raw: bytes) -> OpRejected:
+    try:
+        op = decode_op(raw)
+    except (CRDTError, TypeError):
+        return OpRejected("skipped", "not applied: an earlier op of this push was rejected")
+    return OpRejected("skipped", "not applied: an earlier op of this push was rejected", op.dev, op.scope, op.seq)
+
+
+def _rejections(rejected: list[OpRejected]) -> list[dict[str, object]]:
+    return [r.as_dict() for r in rejected]
+
+
+def handle_sync(server: SyncServer, req: HttpRequest) -> PendingSync:
+    """``POST /v1/sync``; the answer's audit fields are added by ``ServerAudit.finish`` for the whole group."""
+    caller = server.gate.authenticate(req.headers.get("authorization"), req.method, req.path_query, req.body)
+    try:
+        msg = SyncRequest.model_validate(unpack(req.body, server.limits.max_body))
+    except (CRDTError, ValidationError) as exc:
+        raise BadRequest("malformed", f"sync body: {str(exc)[:300]}") from None
+    if len(msg.push) > server.limits.max_push:
+        raise BadRequest("malformed", f"push of {len(msg.push)} ops is over the limit of {server.limits.max_push}")
+    conn = server.node.conn
+    metrics = server.metrics
+    if msg.push:
+        row = conn.execute("SELECT reason, detail FROM quarantine WHERE dev=?", (caller.dev,)).fetchone()
+        if row is not None:
+            metrics.rejected["quarantined"] += len(msg.push)
+            raise Forbidden("quarantined", f"device {caller.dev} is quarantined ({row[0]}: {row[1]})")
+    hook = _Push(caller)
+    rejected: list[OpRejected] = []
+    equivocations: list[OpRejected] = []
+    try:
+        with atomic(conn):
+            server.gate.mark_seen(conn, caller.claim)
+            if msg.push:
+                hook, rejected = _apply_push(server, conn, caller, msg.push)
+                foreign = [r for r in rejected if r.code in AUTHORISATION_CODES or (r.dev and r.dev != caller.dev)]
+                if foreign:
+                    raise Forbidden(
+                        "forbidden", f"{len(foreign)} pushed ops refused: {foreign[0]}", rejected=_rejections(foreign)
+                    )
+                equivocations = [r for r in rejected if r.code == "equivocation"]
+                if equivocations:
+                    quarantine(server, conn, caller.dev, "equivocation", None, str(equivocations[0]))
+                for op, why in hook.overspent[:1]:
+                    quarantine(server, conn, caller.dev, "overspent", op.hash, why)
+            server.audit.receive(conn, msg.cosignatures)
+    except Forbidden:
+        metrics.rejected["forbidden"] += len(msg.push)
+        raise
+    now = server.wall()
+    metrics.last_seen[caller.dev] = now
+    metrics.accepted += len(hook.leaves)
+    for r in rejected:
+        metrics.rejected[r.code] += 1
+    if equivocations:
+        raise Conflict(
+            "equivocation",
+            f"device {caller.dev} equivocated: {equivocations[0]}; it is quarantined",
+            rejected=_rejections(rejected),
+            accepted=hook.leaves,
+        )
+    answer = pull(server, caller, msg.cursor, min(msg.limit, server.limits.max_limit))
+    answer["accepted"] = hook.leaves
+    answer["rejected"] = _rejections(rejected)
+    if hook.overspent:
+        answer["quarantined"] = hook.overspent[0][1]
+    return PendingSync(answer, msg.tree_size or 0, msg.push)
+
+
+def pull(server: SyncServer, caller: Caller, cursor: int, limit: int) -> dict[str, Any]:
+    """The page after ``cursor`` of the caller's scopes, its own heads and the new cursor."""
+    conn = server.node.conn
+    top = int(conn.execute("SELECT COALESCE(MAX(idx), 0) FROM ops").fetchone()[0])
+    sql = "SELECT idx, raw FROM ops WHERE idx > ? AND idx <= ? AND dev != ?"
+    args: list[Any] = [cursor, top, caller.dev]
+    scopes = caller.scopes
+    if scopes is not None:
+        sql += f" AND scope IN ({','.join('?' for _ in scopes)})"
+        args += scopes
+    sql += " ORDER BY idx LIMIT ?"
+    args.append(limit + 1)
+    ops: list[bytes] = []
+    idxs: list[int] = []
+    size = 0
+    more = False
+    for idx, raw in conn.execute(sql, args):
+        if len(ops) >= limit or (ops and size + len(raw) > server.limits.max_answer_bytes):
+            more = True
+            break
+        ops.append(bytes(raw))
+        idxs.append(int(idx))
+        size += len(raw)
+    heads = {
+        f"{caller.dev}/{scope}": int(seq)
+        for scope, seq in conn.execute("SELECT scope, head_seq FROM streams WHERE dev=?", (caller.dev,))
+    }
+    return {
+        "ops": ops,
+        "idx": idxs,
+        "cursor": idxs[-1] if more else max(cursor, top),
+        "heads": heads,
+        "more": more,
+        "checkpoint": None,
+        "server_time_ms": server.wall(),
+    }
