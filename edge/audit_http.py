@@ -19,6 +19,7 @@ data, and need no request signature.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -33,9 +34,14 @@ TEXT = "text/plain; charset=utf-8"
 MSGPACK = "application/x-msgpack"
 
 
-def handle(log: AuditLog, method: str, target: str, body: bytes = b"") -> tuple[int, str, bytes]:
+def handle(
+    log: AuditLog, method: str, target: str, body: bytes = b"", conn: sqlite3.Connection | None = None
+) -> tuple[int, str, bytes]:
     """Answer a public audit request: ``GET /v1/audit/checkpoint[?size=N]``, ``GET /v1/audit/consistency?
     old=N&new=M``, ``GET /v1/audit/inclusion?index=I&size=N``, ``POST /v1/audit/cosignature``.
+
+    ``conn``: the connection of a write transaction already open on the log's database (a server's group
+    commit), in which a cosignature is kept; else the cosignature gets a transaction of its own.
 
     Returns:
         ``(status, content type, body)``; errors are msgpack ``{error, detail}`` (400, 403, 404).
@@ -57,7 +63,7 @@ def handle(log: AuditLog, method: str, target: str, body: bytes = b"") -> tuple[
             proof = log.inclusion(index, size)
             return _ok({"index": index, "size": size, "leaf": log.leaf(index), "proof": proof})
         if method == "POST" and path == "/v1/audit/cosignature":
-            return _ok(log.add_cosignature(*_cosign_body(body)))
+            return _ok(log.add_cosignature(*_cosign_body(body), conn=conn))
     except UnknownEntity as exc:
         return _error(404, "not_found", str(exc))
     except Refused as exc:

@@ -39,6 +39,7 @@ from crdt.note import (
 from crdt.op import Op
 
 from .audit_export import op_hash_of, write_export
+from .audit_proofs import BatchProofs, leaf_indices
 from .db import write_tx
 from .errors import EdgeError, InputError, Refused, StoreError, UnknownEntity
 from .store import Store
@@ -289,12 +290,7 @@ class AuditLog:
 
     def leaf_indices(self, op_hashes: Sequence[bytes]) -> list[int | None]:
         """The leaf index of each op hash (``None`` for an op not in the tree)."""
-        size = self.size
-        out: list[int | None] = []
-        for h in op_hashes:
-            row = self.conn.execute("SELECT idx FROM ops WHERE hash=?", (h,)).fetchone()
-            out.append(int(row[0]) - 1 if row and int(row[0]) <= size else None)
-        return out
+        return leaf_indices(self.conn, op_hashes, self.size)
 
     # --- witnesses and cosignatures ----------------------------------------------------------------
     def add_witness(self, vkey: str) -> Verifier:
@@ -427,17 +423,16 @@ class AuditLog:
             ``i`` (``None`` if the log does not hold it) and ``inclusion[i]`` its proof.
         """
         record = self.latest() or self.checkpoint()
+        proofs = BatchProofs(self.conn)  # the proofs of one push share most of their hashes
         old = tree_size if isinstance(tree_size, int) and not isinstance(tree_size, bool) else 0
-        consistency = self.consistency(old, record.size) if 0 <= old <= record.size else []
-        leaves: list[int | None] = []
-        inclusion: list[list[bytes] | None] = []
-        for index in self.leaf_indices([op_hash_of(raw) for raw in pushed]):
-            if index is None or index >= record.size:
-                leaves.append(None)
-                inclusion.append(None)
-            else:
-                leaves.append(index)
-                inclusion.append(self.inclusion(index, record.size))
+        consistency = proofs.consistency(old, record.size) if 0 <= old <= record.size else []
+        leaves: list[int | None] = [
+            None if index is None or index >= record.size else index
+            for index in leaf_indices(self.conn, [op_hash_of(raw) for raw in pushed], proofs.size)
+        ]
+        held = proofs.inclusion([i for i in leaves if i is not None], record.size)
+        it = iter(held)
+        inclusion: list[list[bytes] | None] = [None if i is None else next(it) for i in leaves]
         return {"checkpoint": record.note, "consistency": consistency, "leaves": leaves, "inclusion": inclusion}
 
     # --- export ------------------------------------------------------------------------------------

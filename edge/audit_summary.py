@@ -165,7 +165,21 @@ def _witness_lines(report: Report) -> list[str]:
         f"{len(last.unverified)} unverified 未验证",
         f"  checkpoints cosigned by an independent witness 有独立见证的检查点: "
         f"{independent} of {len(report.checkpoints)}",
+        *_per_checkpoint(report),
     ]
+
+
+PER_CHECKPOINT_LINES = 50
+
+
+def _per_checkpoint(report: Report) -> list[str]:
+    """One line per checkpoint (the latest ``PER_CHECKPOINT_LINES``): its independent and kiosk witnesses."""
+    shown = report.checkpoints[-PER_CHECKPOINT_LINES:]
+    out = ["  per checkpoint 各检查点 (size 大小: independent 独立见证 / kiosks 终端):"]
+    if len(report.checkpoints) > len(shown):
+        out.append(f"    ... {len(report.checkpoints) - len(shown)} earlier 更早的 (--json lists every one)")
+    out += [f"    {c.size:,}: {len(c.independent)} / {len(c.kiosks)}" for c in shown]
+    return out
 
 
 def format_report(report: Report) -> str:

@@ -6,9 +6,9 @@ carries ``func`` (``handler(args, node) -> JSON-able result``) and ``needs_node`
 ``main`` opens the node when needed, calls the handler, prints the result and maps errors to exit
 codes: 0 success, 1 refused by a rule, 2 usage or input error, with a one-line reason on stderr.
 
-Other modules add subcommands through ``register_plugins``: ``edge.cli_sync`` (enroll, sync, run,
-transfer), ``edge.cli_audit`` (audit …) and ``edge.cli_ops`` (dispatch, kpi), each with
-``register(subparsers, common)``; a module that is not installed is skipped.
+Other modules add subcommands through ``register_plugins``: ``edge.cli_sync`` (enroll, sync, run),
+``edge.cli_audit`` (audit …), ``edge.cli_ops`` (dispatch, kpi) and ``edge.cli_share`` (transfer, tool,
+booking, tech lend), each with ``register(subparsers, common)``; a module that is not installed is skipped.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .node import Node, default_data_dir
 
 __all__ = ["PLUGINS", "build_parser", "common_parser", "count", "leaf_commands", "main", "register_plugins", "whole"]
 
-PLUGINS = ("cli_sync", "cli_audit", "cli_ops")
+PLUGINS = ("cli_sync", "cli_audit", "cli_ops", "cli_share")
 Handler = Callable[[argparse.Namespace, Any], Any]
 
 # Columns of the human tables (``--json`` prints every key).
@@ -121,9 +121,14 @@ def _report(args: argparse.Namespace, node: Node) -> dict[str, Any]:
 
 def _mode(args: argparse.Namespace, node: Node) -> dict[str, Any]:
     if args.mode is not None:
-        node.set_mode(args.mode, args.reason, actor=args.actor)
+        node.set_mode(args.mode, args.reason, actor=args.actor, scope=args.scope)
     status = node.status()
-    return {"community": node.community, "mode": status["mode"], "declared_mode": status["declared_mode"]}
+    return {
+        "community": node.community,
+        "mode": status["mode"],
+        "declared_mode": status["declared_mode"],
+        "declarations": status["mode_declarations"],
+    }
 
 
 def _hold(args: argparse.Namespace, node: Node) -> dict[str, Any]:
@@ -160,6 +165,16 @@ HANDLERS: dict[str, Handler] = {
         a.sku,
         a.name_zh,
         a.name_en,
+        kind=a.kind,
+        emergency=a.emergency,
+        ration=a.ration,
+        reorder=a.reorder,
+        actor=a.actor,
+    ),
+    "item update": lambda a, n: n.update_item(
+        a.sku,
+        name_zh=a.name_zh,
+        name_en=a.name_en,
         kind=a.kind,
         emergency=a.emergency,
         ration=a.ration,
@@ -311,6 +326,14 @@ def _catalogue_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--emergency", action="store_true", help="an emergency supply (rationed in emergency mode)")
     p.add_argument("--ration", type=whole, metavar="N", help="units per household per day in emergency mode")
     p.add_argument("--reorder", type=whole, default=0, metavar="N", help="reorder when stock falls to N")
+    p = _leaf(item, "update", "change a catalogue item, e.g. its emergency ration", common, HANDLERS["item update"])
+    p.add_argument("sku", metavar="SKU")
+    p.add_argument("--name-zh", help="Chinese name")
+    p.add_argument("--name-en", help="English name")
+    p.add_argument("--kind", choices=("part", "supply", "tool"))
+    p.add_argument("--emergency", action=argparse.BooleanOptionalAction, help="an emergency supply (or not)")
+    p.add_argument("--ration", type=whole, metavar="N", help="units per household per day in emergency mode")
+    p.add_argument("--reorder", type=whole, metavar="N", help="reorder when stock falls to N")
     _leaf(item, "list", "catalogue items", common, HANDLERS["item list"], columns=_ITEM_COLS)
 
     notice = _group(sub, "notice", "notices shown on the kiosk")
@@ -361,6 +384,7 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     p = _leaf(sub, "mode", "print the mode, or declare normal or emergency", common, _mode)
     p.add_argument("mode", nargs="?", choices=("normal", "emergency"))
     p.add_argument("--reason", default="", help="why (shown to staff)")
+    p.add_argument("--scope", help="scope to declare in (default this node's; the district: district or a community)")
     _ticket_commands(sub, common)
     _stock_commands(sub, common)
     _people_commands(sub, common)

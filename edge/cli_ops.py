@@ -1,4 +1,4 @@
-"""``linli-edge dispatch`` and ``linli-edge kpi`` (CLI plug-in; see ``edge.cli``)."""
+"""``linli-edge dispatch``, ``kpi`` and ``config auto-dispatch`` (CLI plug-in; see ``edge.cli``)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,14 @@ def _kpi(args: argparse.Namespace, node: Any) -> Any:
     return node.kpi(args.period, all_scopes=args.all)
 
 
+def _auto_dispatch(args: argparse.Namespace, node: Any) -> Any:
+    if args.state is not None:
+        node.set_auto_dispatch(args.state == "on")
+    return {"auto_dispatch": node.auto_dispatch(), "stored_proposals": node.stored_proposals()}
+
+
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    """Add ``dispatch`` and ``kpi``."""
+    """Add ``dispatch``, ``kpi`` and ``config auto-dispatch``."""
     p = subparsers.add_parser(
         "dispatch", parents=[common], help="propose technicians for open tickets (--apply writes the assigns)"
     )
@@ -30,3 +36,13 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     k.add_argument("--period", default="month", choices=["day", "week", "month", "quarter", "year"])
     k.add_argument("--all", action="store_true", help="every scope this node holds (the district)")
     k.set_defaults(func=_kpi, needs_node=True)
+    c = subparsers.add_parser("config", help="settings of this device (not replicated)")
+    actions = c.add_subparsers(dest="config_action", metavar="SETTING", required=True)
+    a = actions.add_parser(
+        "auto-dispatch",
+        parents=[common],
+        help="whether the daemon assigns on its own in emergency mode (default off)",
+        description="Print, or turn on or off, the daemon's own assigning in emergency mode (actor 'dispatcher').",
+    )
+    a.add_argument("state", nargs="?", choices=("on", "off"), help="on or off; without it, print the setting")
+    a.set_defaults(func=_auto_dispatch, needs_node=True)

@@ -181,13 +181,28 @@ class Node(Sharing, Operations):
     def set_mode(
         self, mode: str, reason: str = "", actor: str | None = None, scope: str | None = None
     ) -> dict[str, Any]:
-        """Declare ``normal`` or ``emergency`` (an op, with actor)."""
+        """Declare ``normal`` or ``emergency`` in ``scope`` (default this node's) as an op with ``actor``.
+
+        Emergency holds while the community's or the district's latest declaration says so
+        (``edge.modes``); a ``normal`` that could end nothing, because only the district declared the
+        emergency, is refused.
+
+        Raises:
+            InputError: an unknown mode; ScopeForbidden: this device may not write ``scope``, or ending
+            a district-declared emergency from a community scope.
+        """
         if mode not in ("normal", "emergency"):
             raise InputError(f"mode {mode!r} is not normal or emergency (offline follows from sync health)")
         target = self._home(scope)
         with self.store.tx() as tx:
+            if mode == "normal" and target != "district" and modes.declared_by(tx.conn, target) == ["district"]:
+                d = modes.declarations(tx.conn, target)[-1]
+                raise ScopeForbidden(
+                    f"emergency mode in {target} was declared by the district (actor {d['actor'] or '-'}, "
+                    f"reason {d['reason']!r}); a 'normal' in {target} cannot end it: the district ends it"
+                )
             tx.emit(target, "mode.set", target, {"mode": mode, "reason": reason}, actor)
-        return {"scope": target, "mode": self.mode()}
+        return {"scope": target, "mode": self.mode(), "declared_by": modes.declared_by(self.conn, self.community)}
 
     def status(self) -> dict[str, Any]:
         """``{device, community, mode, last_sync, pending, clock_skew, audit_alarm, ...}``."""
@@ -205,6 +220,7 @@ class Node(Sharing, Operations):
             "role": self.role,
             "mode": self.mode(),
             "declared_mode": modes.declared_mode(self.conn, self.community),
+            "mode_declarations": modes.declarations(self.conn, self.community),
             "last_sync": self.store.get("last_sync_ms"),
             "last_sync_error": self.store.get("last_sync_error"),
             "pending": pending,
@@ -365,10 +381,16 @@ class Node(Sharing, Operations):
             data["reason"] = reason
         tx.emit(t["scope"], "ticket.stage", t["id"], data, actor)
 
-    def assign(self, ref: str, tech: str, *, actor: str | None = None) -> dict[str, Any]:
-        """Assign a technician; supersedes every live assign this node sees (resolving a conflict)."""
+    def assign(self, ref: str, tech: str, *, actor: str | None = None, if_unassigned: bool = False) -> dict[str, Any]:
+        """Assign a technician; supersedes every live assign this node sees (resolving a conflict).
+
+        With ``if_unassigned`` (the dispatcher's own assigns) a ticket that has an assignee by the time the
+        transaction starts is refused (``InvalidTransition``) rather than taken from whoever assigned it.
+        """
         with self.store.tx() as tx:
             t = self._ticket(ref)
+            if if_unassigned and t["assignee"]:
+                raise InvalidTransition(f"ticket {t['code']} is already assigned to {t['assignee']}; left as it is")
             if t["stage"] in ("resolved", "closed", "cancelled"):
                 raise InvalidTransition(f"ticket {t['code']} is {t['stage']}; reopen it before assigning")
             tech_row = self._tech(tech)
@@ -444,6 +466,38 @@ class Node(Sharing, Operations):
                 },
                 actor,
             )
+        return self._item(sku)
+
+    def update_item(
+        self,
+        sku: str,
+        *,
+        name_zh: str | None = None,
+        name_en: str | None = None,
+        kind: str | None = None,
+        emergency: bool | None = None,
+        ration: int | None = None,
+        reorder: int | None = None,
+        actor: str | None = None,
+    ) -> dict[str, Any]:
+        """Change the given fields of a catalogue item (e.g. its emergency ration per household per day).
+
+        Raises:
+            UnknownEntity: no such sku; InputError: nothing to change, or a value out of range;
+            ScopeForbidden: a district catalogue item changed from a community node.
+        """
+        item = self._item(sku)
+        wanted = {"name_zh": name_zh, "name_en": name_en, "kind": kind, "emergency": emergency}
+        fields = {k: v for k, v in {**wanted, "ration": ration, "reorder": reorder}.items() if v is not None}
+        if not fields:
+            raise InputError(f"nothing to change for item {sku!r}")
+        if item["scope"] == "district" and self.role != "district":
+            raise ScopeForbidden(
+                f"item {sku!r} is in the district catalogue: the district changes it "
+                "(or add a local item with the same sku, which takes its place here)"
+            )
+        with self.store.tx() as tx:
+            tx.emit(item["scope"], "item.update", sku, fields, actor)
         return self._item(sku)
 
     def items(self) -> list[dict[str, Any]]:

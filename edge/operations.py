@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from crdt.status import STAGES
 
+from . import autodispatch, people, tickets
 from . import kpi as _kpi
-from . import people, tickets
-from .errors import InputError
+from .errors import InputError, InvalidTransition, UnknownEntity
 
 if TYPE_CHECKING:
     from .dispatch import DispatchTicket, Proposal, Technician
@@ -141,13 +141,38 @@ class Operations:
     def apply_dispatch(
         self, proposals: list[dict[str, Any]] | None = None, *, actor: str = "dispatcher"
     ) -> list[dict[str, Any]]:
-        """Write the proposals (fresh ones if none given) as assign ops with actor ``dispatcher``."""
+        """Write the proposals (fresh ones if none given) as assign ops with actor ``dispatcher``.
+
+        A proposal whose ticket was assigned, resolved or closed since it was made, or whose technician is
+        gone, is skipped (checked inside each assign's transaction): the dispatcher never takes a ticket
+        from whoever assigned it. Returns the proposals written.
+        """
         chosen = self.propose() if proposals is None else proposals
         done = []
         for p in chosen:
-            self.assign(p["ticket_id"], p["tech"], actor=actor)  # type: ignore[attr-defined]
+            try:
+                self.assign(p["ticket_id"], p["tech"], actor=actor, if_unassigned=True)  # type: ignore[attr-defined]
+            except (InvalidTransition, UnknownEntity):
+                continue
             done.append(p)
         return done
+
+    # --- the daemon's dispatcher rounds (edge.autodispatch) ---------------------------------------------
+    def auto_dispatch(self) -> bool:
+        """Whether this node's daemon applies the dispatcher's proposals on its own in emergency mode."""
+        return autodispatch.auto_dispatch(self.store)
+
+    def set_auto_dispatch(self, on: bool) -> dict[str, Any]:
+        """Turn the daemon's own assigning in emergency mode on or off (a setting of this device)."""
+        return autodispatch.set_auto_dispatch(self.store, on)
+
+    def stored_proposals(self) -> dict[str, Any] | None:
+        """The proposals the daemon stored for the staff board: ``{at, mode, proposals, applied}`` or ``None``."""
+        return autodispatch.stored_proposals(self.store)
+
+    def dispatch_round(self, mode: str | None = None) -> autodispatch.DispatchRound:
+        """One round of the daemon's dispatcher in ``mode`` (default the current one)."""
+        return autodispatch.dispatch_round(self, mode)  # type: ignore[arg-type]
 
     def kpi(self, period: str = "month", *, end_ms: int | None = None, all_scopes: bool = False) -> dict[str, Any]:
         """KPIs for the last ``period`` (day, week, month, quarter, year) up to ``end_ms`` (now)."""

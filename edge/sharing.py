@@ -122,20 +122,65 @@ class Sharing:
         return transfers.list_transfers(self.store.conn, None if all_communities else self.community)
 
     # --- shared technicians ---------------------------------------------------------------------
-    def lend_tech(self, tech_id: str, to: str, until_ms: int, *, actor: str | None = None) -> dict[str, Any]:
-        """Lend a shared-pool technician to community ``to`` until ``until_ms`` (district only)."""
+    def _shared_tech(self, tech_id: str) -> dict[str, Any]:
+        if self.role != "district":
+            raise ScopeForbidden(f"shared technicians are lent by the district, not by community {self.community!r}")
         found = [t for t in people.list_techs(self.store.conn, ["district"]) if tech_id in (t["id"], t["name"])]
         if len(found) != 1:
-            raise UnknownEntity(f"no single shared-pool technician {tech_id!r}")
-        if until_ms <= self.now_ms():
-            raise InputError("a loan must end in the future")
+            raise UnknownEntity(f"no single shared-pool technician {tech_id!r} (see 'linli-edge tech list')")
+        return found[0]
+
+    def lend_tech(self, tech_id: str, to: str, until_ms: int, *, actor: str | None = None) -> dict[str, Any]:
+        """Lend a shared-pool technician to community ``to`` until ``until_ms`` (district only).
+
+        A technician is lent to one community at a time: lending one that is lent elsewhere is refused
+        until that loan ends (``end_tech_loan``); lending again to the same community changes the end.
+
+        Raises:
+            UnknownEntity: no such shared technician. InputError: an end in the past, or ``to`` is the
+            district. InvalidTransition: lent to another community now. ScopeForbidden: not the district.
+        """
+        tech = self._shared_tech(tech_id)
+        now = self.now_ms()
+        if until_ms <= now:
+            raise InputError(f"a loan must end in the future: {until_ms} is not after now ({now})")
+        if until_ms > now + 366 * DAY_MS:
+            raise InputError(f"a loan lasts at most a year; {until_ms} is {(until_ms - now) // DAY_MS} days away")
+        if to == "district" or not to:
+            raise InputError(f"a technician is lent to a community, not to {to!r}")
         with self.store.tx() as tx:
-            tx.emit("district", "tech.lend", found[0]["id"], {"to": to, "until_ms": until_ms}, actor)
-        return {"tech": found[0]["id"], "to": to, "until_ms": until_ms}
+            current = [x for x in transfers.tech_loans(tx.conn, now) if x["tech"] == tech["id"] and x["active"]]
+            if current and current[0]["to"] != to:
+                raise InvalidTransition(
+                    f"technician {tech['name']} is lent to {current[0]['to']} until {current[0]['until_ms']}; "
+                    "end that loan first"
+                )
+            tx.emit("district", "tech.lend", tech["id"], {"to": to, "until_ms": until_ms}, actor)
+        return {"tech": tech["id"], "name": tech["name"], "to": to, "until_ms": until_ms, "active": True}
+
+    def end_tech_loan(self, tech_id: str, *, actor: str | None = None) -> dict[str, Any]:
+        """End a shared technician's loan now (district only): the borrower's dispatcher stops using them.
+
+        Raises:
+            UnknownEntity: no such shared technician. InvalidTransition: not lent now.
+        """
+        tech = self._shared_tech(tech_id)
+        now = self.now_ms()
+        with self.store.tx() as tx:
+            current = [x for x in transfers.tech_loans(tx.conn, now) if x["tech"] == tech["id"] and x["active"]]
+            if not current:
+                raise InvalidTransition(f"technician {tech['name']} is not lent to any community now")
+            tx.emit("district", "tech.lend", tech["id"], {"to": current[0]["to"], "until_ms": now}, actor)
+        return {"tech": tech["id"], "name": tech["name"], "to": current[0]["to"], "until_ms": now, "active": False}
 
     def lent_techs(self) -> dict[str, int]:
         """Shared technicians lent to this community now: ``{id: until_ms}``."""
         return transfers.lent_techs(self.store.conn, self.community, self.now_ms())
+
+    def tech_loans(self) -> list[dict[str, Any]]:
+        """Loans of shared technicians: every loan on the district, those to this community elsewhere."""
+        loans = transfers.tech_loans(self.store.conn, self.now_ms())
+        return loans if self.role == "district" else [x for x in loans if x["to"] == self.community]
 
     # --- tools and facilities -------------------------------------------------------------------
     def lend_tool(self, sku: str, household: str, days: int = 7, *, actor: str | None = None) -> dict[str, Any]:
@@ -211,6 +256,21 @@ class Sharing:
                 self.community, "booking.make", bid, {"facility": facility, "slot": slot, "household": household}, actor
             )
         return next(b for b in lending.bookings(self.store.conn, self.community) if b["id"] == bid)
+
+    def cancel_booking(self, booking: str, *, reason: str = "", actor: str | None = None) -> dict[str, Any]:
+        """Cancel a booking (a bumped one too); the slot goes to the next booking for it, if any.
+
+        Raises:
+            UnknownEntity: no such booking. InvalidTransition: already cancelled.
+        """
+        found = [b for b in lending.bookings(self.store.conn, self.community) if b["id"] == booking]
+        if not found:
+            raise UnknownEntity(f"no booking {booking!r} in community {self.community}")
+        if found[0]["status"] == "cancelled":
+            raise InvalidTransition(f"booking {booking} is already cancelled")
+        with self.store.tx() as tx:
+            tx.emit(self.community, "booking.cancel", booking, {"reason": reason}, actor)
+        return next(b for b in lending.bookings(self.store.conn, self.community) if b["id"] == booking)
 
     def bookings(self, facility: str | None = None) -> list[dict[str, Any]]:
         return lending.bookings(self.store.conn, self.community, facility)

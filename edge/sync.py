@@ -7,8 +7,9 @@ The wire, shared with ``sync_server``:
   ``Authorization: Linli-Sig dev=<id>,ts=<unix_ms>,nonce=<16 hex>,sig=<base64>``, the Ed25519
   signature over ``METHOD\\npath[?query]\\nts\\nnonce\\nsha256hex(body)`` (``?query`` only when there
   is one); ``auth_header`` builds it and ``parse_auth`` reads it;
-- ``POST /v1/sync`` ``{cursor, push, limit}`` answers ``{ops, idx, cursor, heads, more, checkpoint,
-  accepted, rejected, server_time_ms}``; errors are ``{error, detail, server_time_ms, ...}``.
+- ``POST /v1/sync`` ``{cursor, push, limit, tree_size, cosignatures}`` answers ``{ops, idx, cursor, heads,
+  more, checkpoint, consistency, leaves, inclusion, accepted, rejected, server_time_ms}``; errors are
+  ``{error, detail, server_time_ms, ...}``.
 
 ``SyncClient`` pushes this device's ops that the server lacks (from the heads it last reported, in
 local log order, so causes go before effects) and applies each pulled page with

@@ -35,6 +35,7 @@ __all__ = [
     "list_transfers",
     "lent_techs",
     "parse_transfer_id",
+    "tech_loans",
     "transfer_id",
 ]
 
@@ -182,3 +183,15 @@ def lent_techs(conn: sqlite3.Connection, community: str, now_ms: int) -> dict[st
     """``{tech id: until_ms}`` of shared technicians lent to ``community`` at ``now_ms``."""
     rows = conn.execute("SELECT tech, until_ms FROM tech_loans WHERE dst=? AND until_ms > ?", (community, now_ms))
     return {str(t): int(u) for t, u in rows}
+
+
+def tech_loans(conn: sqlite3.Connection, now_ms: int) -> list[dict[str, Any]]:
+    """Every loan of a shared technician: ``[{tech, name, to, until_ms, active}]`` (active at ``now_ms``)."""
+    rows = conn.execute(
+        "SELECT l.tech, COALESCE(t.name, ''), l.dst, l.until_ms FROM tech_loans l LEFT JOIN techs t ON t.id = l.tech "
+        "ORDER BY l.until_ms DESC, l.tech"
+    )
+    return [
+        {"tech": str(t), "name": str(n), "to": str(d), "until_ms": int(u), "active": int(u) > now_ms}
+        for t, n, d, u in rows
+    ]

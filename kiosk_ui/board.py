@@ -1,5 +1,9 @@
 """The dispatch board's model: open tickets in priority order with SLA countdowns, conflicts and
-the dispatcher's proposals (``edge.dispatch``, imported when first needed: it loads scipy)."""
+the dispatcher's proposals (``edge.dispatch``, imported when first needed: it loads scipy).
+
+While the kiosk is offline the proposals shown are the ones the daemon's dispatcher stored
+(``Node.stored_proposals``, see ``edge.autodispatch``), so staff accept or override exactly what
+``linli-edge run`` proposed; otherwise the board computes its own."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from edge import Node
 
 from .triage import next_due
 
-__all__ = ["BoardRow", "board_rows"]
+__all__ = ["BoardRow", "board_rows", "offline_proposals"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,12 @@ class BoardRow:
     @property
     def overdue(self) -> bool:
         return self.due is not None and self.due[1] < 0
+
+
+def offline_proposals(node: Node) -> dict[str, Any] | None:
+    """The daemon's stored proposals ``{at, mode, proposals, applied}`` while offline, else ``None``."""
+    stored = node.stored_proposals()
+    return stored if stored is not None and node.mode() == "offline" else None
 
 
 def board_rows(node: Node) -> list[BoardRow]:
@@ -71,7 +81,11 @@ def board_rows(node: Node) -> list[BoardRow]:
         )
         for h in techs
     ]
-    proposals = {p.ticket: p.tech for p in dispatch(planned, technicians, now)}
+    stored = offline_proposals(node)
+    if stored is not None:
+        proposals = {str(p["ticket_id"]): str(p["tech"]) for p in stored["proposals"]}
+    else:
+        proposals = {p.ticket: p.tech for p in dispatch(planned, technicians, now)}
     rows = []
     for t, d in zip(open_tickets, planned, strict=True):
         tech = proposals.get(d.id)

@@ -109,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
             for community, _ in COMMUNITIES:
                 run(edge, "sync", "--data", str(data / community))
                 status = json.loads(run(edge, "status", "--json", "--data", str(data / community)))
-                print(f"demo: {community}: mode {status['mode']}, pending {status['pending']}, "
-                      f"last sync {status['last_sync']}")
+                print(
+                    f"demo: {community}: mode {status['mode']}, pending {status['pending']}, "
+                    f"last sync {status['last_sync']}"
+                )
             return 0
         env = dict(os.environ)
         return subprocess.call([kiosk, "--data", str(data / "a"), "--lang", args.lang, "--dev"], env=env)

@@ -97,7 +97,11 @@ class ServerAudit:
         """Answer a public ``/v1/audit/*`` request."""
         from .core import HttpResponse
 
-        status, content_type, body = handle(self.log, req.method, req.path_query, req.body)
+        if req.method == "GET":
+            status, content_type, body = handle(self.log, req.method, req.path_query)
+        else:  # a cosignature, kept in a savepoint of the group's transaction
+            with atomic(self.server.node.conn) as conn:
+                status, content_type, body = handle(self.log, req.method, req.path_query, req.body, conn)
         return HttpResponse(status, body, content_type)
 
     def receive(self, conn: sqlite3.Connection, cosignatures: list[Any]) -> list[dict[str, Any]]:

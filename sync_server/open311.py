@@ -188,7 +188,8 @@ def _list(value: str, allowed: tuple[str, ...] | None, name: str) -> list[str]:
 
 
 def _requests(conn: sqlite3.Connection, params: dict[str, str], now_ms: int, district: str) -> list[dict[str, Any]]:
-    sql, args = _SELECT, []
+    sql = _SELECT
+    args: list[str | int] = []
     ids = _list(params.get("service_request_id", ""), None, "service_request_id")
     if ids:
         if len(ids) > MAX_IDS or any(not _ID.fullmatch(i) for i in ids):
@@ -245,7 +246,8 @@ def _xml(root: str, child: str, items: list[dict[str, Any]]) -> bytes:
             ElementTree.SubElement(el, key).text = (
                 "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
             )
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(top, encoding="utf-8", xml_declaration=False)
+    body: bytes = ElementTree.tostring(top, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + body
 
 
 def _render(fmt: str, root: str, child: str, items: list[dict[str, Any]], status: int = 200) -> tuple[int, bytes, str]:

@@ -9,6 +9,10 @@ Per community (and ``district``, the district's own warehouse, when it holds sto
 - ``low_stock``: items whose stock is at or below their reorder level (the community's own catalogue
   entry, else the district's; only items with a reorder level);
 - ``transfers_in_flight``: transfers requested, approved or shipped, in or out;
+- ``double_shipped``: transfers this community's stock left for more than once. Two kiosks of the
+  holder that both hold rights can each ship the same approved transfer while partitioned (each
+  within its own rights, so stock never goes negative); the receiver gets the quantity once, so the
+  extra shipment is stock to fetch back (``docs/sharing.md``);
 - ``devices``: each enrolled device, when it last made an authenticated request (the server's
   ``seen`` table), whether it is flagged for clock skew, and ``skew_ms``: the HLC wall time of its
   latest op minus the time the district received it (above zero its clock runs ahead; below zero the
@@ -92,6 +96,18 @@ def _low_stock(conn: sqlite3.Connection, scope: str) -> list[dict[str, Any]]:
     ]
 
 
+def _double_shipped(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    rows = conn.execute(
+        "SELECT scope, reason, COUNT(*), -SUM(delta) FROM ledger WHERE kind='stock' AND action='issue' "
+        "AND reason LIKE 'transfer %' GROUP BY scope, reason HAVING COUNT(*) > 1 ORDER BY scope, reason"
+    )
+    for scope, reason, n, qty in rows:
+        entry = {"transfer": str(reason).removeprefix("transfer "), "shipments": int(n), "qty_issued": int(qty)}
+        out.setdefault(str(scope), []).append(entry)
+    return out
+
+
 def _devices(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     seen = {str(d): int(ms) for d, ms in conn.execute("SELECT dev, last_seen_ms FROM seen")}
     skew_flags = {str(d): str(t) for d, t in conn.execute("SELECT dev, detail FROM flags WHERE flag='clock_skew'")}
@@ -130,8 +146,8 @@ def district_report(node: Node, *, period: str = "month", now_ms: int | None = N
 
     Returns:
         ``{district, generated_ms, period: {name, start, end}, communities: {id: {open_tickets, sla,
-        low_stock, transfers_in_flight, devices}}, totals: {open_tickets, sla_attained, sla_total,
-        low_stock, transfers_in_flight, devices}}``.
+        low_stock, transfers_in_flight, double_shipped, devices}}, totals: {open_tickets, sla_attained,
+        sla_total, low_stock, transfers_in_flight, double_shipped, devices}}``.
 
     Raises:
         KeyError: an unknown period (the command line offers only the known ones).
@@ -142,12 +158,14 @@ def district_report(node: Node, *, period: str = "month", now_ms: int | None = N
     figures = kpi.kpis_by_community(ticket_times(conn, None), start, now + 1, now_ms=now)
     opened = _open_tickets(conn)
     devices = _devices(conn)
+    doubles = _double_shipped(conn)
     moving = [t for t in list_transfers(conn) if t["step"] in IN_FLIGHT]
     empty = {**{u: 0 for u in URGENCIES}, "total": 0, "on_hold": 0, "conflicts": 0}
     communities: dict[str, Any] = {}
     for c in _communities(conn):
         flights = [
-            {k: t[k] for k in ("id", "src", "dst", "sku", "qty", "step")} | {"direction": "out" if t["src"] == c else "in"}
+            {k: t[k] for k in ("id", "src", "dst", "sku", "qty", "step")}
+            | {"direction": "out" if t["src"] == c else "in"}
             for t in moving
             if c in (t["src"], t["dst"])
         ]
@@ -156,6 +174,7 @@ def district_report(node: Node, *, period: str = "month", now_ms: int | None = N
             "sla": _sla(figures.get(c), period),
             "low_stock": _low_stock(conn, c),
             "transfers_in_flight": flights,
+            "double_shipped": doubles.get(c, []),
             "devices": devices.get(c, []),
         }
     totals = {
@@ -164,6 +183,7 @@ def district_report(node: Node, *, period: str = "month", now_ms: int | None = N
         "sla_total": sum(x["sla"]["total"] for x in communities.values()),
         "low_stock": sum(len(x["low_stock"]) for x in communities.values()),
         "transfers_in_flight": len(moving),
+        "double_shipped": sum(len(x) for x in doubles.values()),
         "devices": sum(len(x) for x in devices.values()),
     }
     return {
@@ -196,10 +216,10 @@ def render_report(report: dict[str, Any]) -> str:
         lines.append("")
         lines.append(f"== {c}")
         urg = "  ".join(f"{u} {o[u]}" for u in URGENCIES)
-        lines.append(f"  open tickets   {urg}  (total {o['total']}, on hold {o['on_hold']}, conflicts {o['conflicts']})")
-        per = "  ".join(
-            f"{u} {_pct(v['pct_x100'])} ({v['attained']}/{v['total']})" for u, v in s["by_urgency"].items()
+        lines.append(
+            f"  open tickets   {urg}  (total {o['total']}, on hold {o['on_hold']}, conflicts {o['conflicts']})"
         )
+        per = "  ".join(f"{u} {_pct(v['pct_x100'])} ({v['attained']}/{v['total']})" for u, v in s["by_urgency"].items())
         lines.append(f"  SLA attained   {_pct(s['pct_x100'])} ({s['attained']}/{s['total']}, {s['pending']} pending)")
         lines.append(f"                 {per}")
         low = ", ".join(f"{x['sku']} {x['qty']} (reorder at {x['reorder']})" for x in r["low_stock"]) or "none"
@@ -207,7 +227,11 @@ def render_report(report: dict[str, Any]) -> str:
         moving = r["transfers_in_flight"]
         lines.append(f"  in flight      {len(moving) or 'none'}")
         for t in moving:
-            lines.append(f"    {t['direction']:<3} {t['src']} -> {t['dst']}  {t['qty']} x {t['sku']}  {t['step']}  {t['id']}")
+            lines.append(
+                f"    {t['direction']:<3} {t['src']} -> {t['dst']}  {t['qty']} x {t['sku']}  {t['step']}  {t['id']}"
+            )
+        for x in r["double_shipped"]:
+            lines.append(f"    SHIPPED {x['shipments']} TIMES ({x['qty_issued']} issued): {x['transfer']}")
         for d in r["devices"]:
             state = "REVOKED" if d["revoked"] else "QUARANTINED" if d["quarantined"] else "ok"
             skew = "CLOCK SKEW" if d["clock_skew"] else "clock ok"

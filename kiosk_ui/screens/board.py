@@ -14,7 +14,7 @@ from textual.widgets import Button, DataTable, Label
 from edge import EdgeError
 
 from .. import fmt
-from ..board import BoardRow, board_rows
+from ..board import BoardRow, board_rows, offline_proposals
 from .base import KioskScreen
 
 __all__ = ["BoardScreen"]
@@ -59,9 +59,11 @@ class BoardScreen(KioskScreen):
             table.add_row(*self._cells(r), key=str(r.ticket["id"]))
         if self.rows:
             table.move_cursor(row=min(max(keep, 0), len(self.rows) - 1))
-        self.query_one("#board-hint", Label).update(
-            self.t("board.hint_n", n=len(self.rows), conflicts=sum(1 for r in self.rows if r.ticket["conflict"]))
-        )
+        hint = self.t("board.hint_n", n=len(self.rows), conflicts=sum(1 for r in self.rows if r.ticket["conflict"]))
+        stored = offline_proposals(self.node)
+        if stored is not None:
+            hint += "\n" + self.t("board.offline_proposals", time=fmt.clock(int(stored["at"]), self.kiosk.tz))
+        self.query_one("#board-hint", Label).update(hint)
 
     def _cells(self, r: BoardRow) -> list[Text]:
         t = r.ticket

@@ -1,5 +1,9 @@
 """Sync and health: mode, last sync, pending ops, clock skew, audit alarm, disk free and more, from
-``Node.status()`` (refreshed with the status bar; the sync daemon writes into the same database)."""
+``Node.status()`` (refreshed with the status bar; the sync daemon writes into the same database).
+
+While an audit alarm stands (``edge.audit_client``: the district's checkpoint or proofs failed, DESIGN 6)
+the node refuses to sync; the screen shows its code and reason and lets the signed-in staff member clear
+it once they have checked it (recorded with their id in the alarm history)."""
 
 from __future__ import annotations
 
@@ -7,12 +11,23 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Label
+from textual.widgets import Button, Label
+
+from edge import EdgeError
+from edge.audit_client import clear_alarm
 
 from .. import fmt
 from .base import KioskScreen
 
-__all__ = ["HealthScreen", "health_rows"]
+__all__ = ["HealthScreen", "audit_text", "health_rows"]
+
+
+def audit_text(alarm: object) -> str:
+    """An audit alarm in one line: ``code: reason (server)`` (older alarms were plain text)."""
+    if not isinstance(alarm, dict):
+        return str(alarm)
+    server = f" ({alarm['server']})" if alarm.get("server") else ""
+    return f"{alarm.get('code', '?')}: {alarm.get('reason', '')}{server}"
 
 
 def health_rows(screen: KioskScreen, st: dict[str, Any]) -> list[tuple[str, str, bool]]:
@@ -38,7 +53,11 @@ def health_rows(screen: KioskScreen, st: dict[str, Any]) -> list[tuple[str, str,
             (yes + (f" ({skew_devs})" if skew_devs else "")) if st.get("clock_skew") else no,
             bool(st.get("clock_skew")),
         ),
-        (t("health.audit"), str(st.get("audit_alarm")) if st.get("audit_alarm") else no, bool(st.get("audit_alarm"))),
+        (
+            t("health.audit"),
+            audit_text(st["audit_alarm"]) if st.get("audit_alarm") else no,
+            bool(st.get("audit_alarm")),
+        ),
         (t("health.disk"), t("health.mb", n=st.get("disk_free_mb", 0)), int(st.get("disk_free_mb") or 0) < 500),
         (t("health.server"), str(st.get("server") or t("health.not_enrolled")), not st.get("enrolled")),
         (t("health.device"), str(st.get("device", "-")), False),
@@ -57,6 +76,28 @@ class HealthScreen(KioskScreen):
             with Horizontal(classes="kv"):
                 yield Label(label, classes="k")
                 yield Label(value, classes="v alert" if alarm else "v", markup=False)
+        with Horizontal(classes="actions"):
+            button = Button(self.t("health.clear"), id="clear-audit", variant="warning")
+            button.display = bool(self.kiosk.status_info.get("audit_alarm"))
+            yield button
+
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id != "clear-audit":
+            return
+        event.stop()
+        if not self.node.store.get("audit_alarm"):  # cleared meanwhile (the CLI, another screen)
+            self.kiosk.refresh_status()
+            await self.rebuild()
+            return
+        actor = self.actor() or ""
+        try:
+            clear_alarm(self.node.store, actor)
+        except EdgeError as exc:
+            self.refuse(exc)
+            return
+        self.kiosk.refresh_status()
+        await self.rebuild()
+        self.say(self.t("health.cleared", who=actor), "ok")
 
     def show_status(self) -> None:
         super().show_status()
@@ -66,3 +107,5 @@ class HealthScreen(KioskScreen):
             for v in label:
                 v.update(value)
                 v.set_class(alarm, "alert")
+        for button in self.query("#clear-audit"):
+            button.display = bool(self.kiosk.status_info.get("audit_alarm"))

@@ -1,5 +1,5 @@
 """The staff menu: dispatch board, stock, points award, technicians, sync & health, emergency mode,
-leaving kiosk mode (manager PIN) and signing out."""
+leaving kiosk mode (manager PIN), signing out, KPIs and stock transfers."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from textual.containers import Grid
 from textual.widgets import Button, Label
 
 from .base import KioskScreen
+from .kpi import KpiScreen
+from .transfers import TransfersScreen
 
 __all__ = ["StaffMenuScreen"]
 
-ENTRIES = ("board", "stock", "award", "techs", "health", "emergency", "exit", "logout")
+ENTRIES = ("board", "stock", "award", "techs", "health", "emergency", "exit", "logout", "kpi", "transfers")
+# The tenth entry's key is 0.
 
 
 class StaffMenuScreen(KioskScreen):
@@ -23,7 +26,7 @@ class StaffMenuScreen(KioskScreen):
     TITLE_KEY = "staff.menu.title"
     STAFF_ONLY = True
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(str(i + 1), f"open('{name}')", show=False) for i, name in enumerate(ENTRIES)
+        Binding(str((i + 1) % 10), f"open('{name}')", show=False) for i, name in enumerate(ENTRIES)
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -31,7 +34,7 @@ class StaffMenuScreen(KioskScreen):
         yield Label(self.t("staff.menu.hello", id=staff["id"], role=self.t(f"role.{staff['role']}")))
         with Grid(id="staff-tiles"):
             for i, name in enumerate(ENTRIES):
-                label = f"{i + 1}  {self.t(f'staff.menu.{name}')}"
+                label = f"{(i + 1) % 10}  {self.t(f'staff.menu.{name}')}"
                 if name == "emergency":
                     yield Button(label, id=f"menu-{name}", classes="tile", variant="error")
                 else:
@@ -39,10 +42,15 @@ class StaffMenuScreen(KioskScreen):
 
     def action_open(self, name: str) -> None:
         """Open the staff screen ``name``."""
-        self.kiosk.open_staff(name)
+        if name == "kpi" and self.kiosk.staff is not None:
+            self.app.push_screen(KpiScreen())
+        elif name == "transfers" and self.kiosk.staff is not None:
+            self.app.push_screen(TransfersScreen())
+        else:
+            self.kiosk.open_staff(name)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         bid = event.button.id or ""
         if bid.startswith("menu-"):
             event.stop()
-            self.kiosk.open_staff(bid.removeprefix("menu-"))
+            self.action_open(bid.removeprefix("menu-"))

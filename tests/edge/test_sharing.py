@@ -138,3 +138,82 @@ def test_two_kiosks_booking_one_slot_while_partitioned_end_with_one_booking(dist
     with pytest.raises(InvalidTransition):
         a.book("activity-room", "2026-12-01T09:00", "1-101")
     a2.close()
+
+
+def test_a_technician_is_lent_to_one_community_at_a_time_and_a_loan_can_end_early(district_abc):
+    d, n = district_abc
+    tech = d.add_tech("李师傅", ["electrical"], "core", certs=["electrical"], shared=True)
+    d.lend_tech("李师傅", "b", d.now_ms() + 3_600_000)
+    with pytest.raises(InvalidTransition, match="lent to b"):
+        d.lend_tech(tech["id"], "c", d.now_ms() + 3_600_000)
+    with pytest.raises(ScopeForbidden):
+        n["a"].lend_tech(tech["id"], "a", n["a"].now_ms() + 3_600_000)
+    assert d.end_tech_loan(tech["id"])["active"] is False
+    with pytest.raises(InvalidTransition, match="not lent"):
+        d.end_tech_loan(tech["id"])
+    d.lend_tech(tech["id"], "c", d.now_ms() + 3_600_000)
+    sync_all(d, list(n.values()))
+    assert n["b"].lent_techs() == {} and tech["id"] in n["c"].lent_techs()
+    assert [(x["to"], x["active"]) for x in d.tech_loans()] == [("c", True)]
+    assert n["b"].tech_loans() == [] and [x["tech"] for x in n["c"].tech_loans()] == [tech["id"]]
+
+
+def test_cancelling_the_confirmed_booking_gives_the_slot_to_the_bumped_one(district_abc):
+    d, n = district_abc
+    a = n["a"]
+    a2 = make_community(d.data_dir.parent, d, "a", name="a-lobby-3")
+    sync_all(d, [a, a2])
+    first = a.book("gym", "2026-12-02T18:00", "1-101")
+    second = a2.book("gym", "2026-12-02T18:00", "1-101")
+    sync_all(d, [a, a2])
+    winner, loser = (first, second) if a.bookings()[0]["id"] == first["id"] else (second, first)
+    assert {b["id"]: b["status"] for b in a.bookings()} == {winner["id"]: "confirmed", loser["id"]: "bumped"}
+    a.cancel_booking(winner["id"], reason="ill")
+    sync_all(d, [a, a2])
+    assert {b["id"]: b["status"] for b in a2.bookings()} == {winner["id"]: "cancelled", loser["id"]: "confirmed"}
+    with pytest.raises(InvalidTransition):
+        a2.cancel_booking(winner["id"])
+    a2.close()
+
+
+def test_the_sharing_commands_run_from_the_command_line(tmp_path, capsys):
+    import json
+
+    from edge.cli import main
+    from edge.cli_share import parse_instant
+
+    d = make_district(tmp_path)
+    d.add_item("WATER", "瓶装水", "Bottled water", kind="supply", scope="district")
+    d.add_item("LADDER", "梯子", "Ladder", kind="tool", scope="district")
+    a, b = make_community(tmp_path, d, "a"), make_community(tmp_path, d, "b")
+    sync_all(d, [a, b])
+    a.add_household("2-201")
+    a.receive("LADDER", 1)
+    a.receive("WATER", 9)
+    for node in (d, a, b):
+        node.close()
+
+    def run(*argv, code=0):
+        capsys.readouterr()
+        assert main([*argv, "--json"]) == code
+        out = capsys.readouterr()
+        return json.loads(out.out) if code == 0 else out.err
+
+    a_dir, b_dir, d_dir = (str(tmp_path / x) for x in ("a", "b", "district"))
+    asked = run("transfer", "request", "WATER", "4", "--from", "a", "--note", "party", "--data", b_dir)
+    assert (asked["src"], asked["dst"], asked["qty"], asked["note"]) == ("a", "b", 4, "party")
+    assert [t["id"] for t in run("transfer", "list", "--open", "--data", b_dir)] == [asked["id"]]
+    assert "belongs to community 'a'" in run("transfer", "approve", asked["id"], "--data", b_dir, code=1)
+    assert run("transfer", "request", "WATER", "0", "--from", "a", "--data", b_dir, code=2)
+    assert "not enrolled" in run("transfer", "availability", "WATER", "--data", b_dir, code=2)
+    loan = run("tool", "lend", "LADDER", "2-201", "--days", "2", "--data", a_dir)
+    assert run("tool", "loans", "--overdue", "--data", a_dir) == []
+    assert [x["id"] for x in run("tool", "loans", "--data", a_dir)] == [loan["id"]]
+    assert "no LADDER on hand" in run("tool", "lend", "LADDER", "2-201", "--data", a_dir, code=1)
+    booked = run("booking", "make", "hall", "2026-12-03T10:00", "2-201", "--data", a_dir)
+    assert run("booking", "cancel", booked["id"], "--reason", "rain", "--data", a_dir)["status"] == "cancelled"
+    assert run("booking", "make", "hall", "tomorrow", "2-201", "--data", a_dir, code=2)
+    assert "district" in run("tech", "lend", "x", "--to", "a", "--until", "2030-01-01T00:00Z", "--data", a_dir, code=1)
+    assert "not an ISO date-time" in run("tech", "lend", "x", "--to", "a", "--until", "soon", "--data", d_dir, code=2)
+    assert run("tech", "loans", "--data", d_dir) == []
+    assert parse_instant("2030-01-01T08:00+08:00") == parse_instant("2030-01-01T00:00Z") == 1_893_456_000_000

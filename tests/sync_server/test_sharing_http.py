@@ -257,7 +257,10 @@ def test_the_district_allocates_from_its_own_warehouse_the_same_way(world: World
     assert stock(world.district, "BLANKET", "district") == 65
     assert stock(c, "BLANKET") == stock(world.district, "BLANKET", "c") == 35
     listed = cli("transfer", "list", "--data", c_dir)
-    assert {t["id"]: t["step"] for t in listed if t["sku"] == "BLANKET"} == {sent["id"]: "arrived", asked["id"]: "arrived"}
+    assert {t["id"]: t["step"] for t in listed if t["sku"] == "BLANKET"} == {
+        sent["id"]: "arrived",
+        asked["id"]: "arrived",
+    }
     got = cli("transfer", "availability", "BLANKET", "--data", c_dir)
     assert {r["community"]: r["qty"] for r in got["communities"] if r["qty"]} == {"c": 35, "district": 65}
 
@@ -402,3 +405,20 @@ def test_hostile_transfer_ops_signed_by_a_kiosk_are_refused_with_the_right_code(
     assert world.district.conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0] == 0
     assert stock(world.district, "SOAP", "a") == 8
     assert [t["step"] for t in world.district.transfers(all_communities=True) if t["sku"] == "SOAP"] == ["requested"]
+
+
+def test_the_open311_view_answers_over_http_without_a_signature(world: World) -> None:
+    world["c"].report("3-303", "lift", "王先生 13900000000 stuck between floors", urgency="P1")
+    world.sync("c")
+    transport = HttpTransport(world.url)
+    try:
+        status, body = transport.request("GET", "/open311/v2/requests.json?service_code=lift", b"", {})
+        bad, errors = transport.request("GET", "/open311/v2/requests.json?status=maybe", b"", {})
+    finally:
+        transport.close()
+    found = json.loads(body)
+    assert status == 200 and [(r["service_code"], r["address_id"], r["status"]) for r in found] == [
+        ("lift", "c", "open")
+    ]
+    assert "王先生" not in body.decode() and "13900000000" not in body.decode() and "3-303" not in body.decode()
+    assert bad == 400 and json.loads(errors)[0]["code"] == 400
