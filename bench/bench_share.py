@@ -20,21 +20,17 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import pct  # noqa: E402
+from _common import Server, pct  # noqa: E402
 
 from crdt.keys import DeviceKey  # noqa: E402
 from crdt.op import ZERO_HASH, sign_op  # noqa: E402
@@ -47,12 +43,6 @@ COMMUNITIES = int(os.environ.get("BENCH_SHARE_COMMUNITIES", "200"))
 SKUS = int(os.environ.get("BENCH_SHARE_SKUS", "500"))
 QUERIES = int(os.environ.get("BENCH_SHARE_QUERIES", "2000"))
 APPLY_BATCH = 5000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def community_stream(key: DeviceKey, community: str, skus: list[str], start_ms: int, rng: random.Random) -> list[bytes]:
@@ -107,41 +97,6 @@ def build(data: Path) -> tuple[DeviceKey, int]:
     print(f"built {COMMUNITIES} communities x {SKUS} skus: {ops:,} ops in {time.perf_counter() - t0:.1f} s")
     district.close()
     return keys[0], ops
-
-
-class Server:
-    """``linli-server serve`` in a subprocess, the per-device rate limit out of the way."""
-
-    def __init__(self, data: Path) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        cmd = [
-            sys.executable,
-            "-m",
-            "sync_server.cli",
-            "serve",
-            "--data",
-            str(data),
-            "--port",
-            self.url.rsplit(":", 1)[1],
-        ]
-        cmd += ["--rate", "1000000", "--burst", "1000000"]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
 
 
 def http_latencies(url: str, key: DeviceKey, skus: list[str]) -> list[float]:

@@ -19,10 +19,7 @@ import hashlib
 import json
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import pct, raw_verify_rate  # noqa: E402
+from _common import Server, pct, raw_verify_rate  # noqa: E402
 
 from crdt.canonical import decode  # noqa: E402
 from crdt.keys import DeviceKey  # noqa: E402
@@ -54,37 +51,6 @@ CATCH_UP = 10_000
 KIOSKS = 200
 SECONDS = 10.0
 START_MS = int(time.time() * 1000) - 3_600_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, data: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "sync_server.cli", "serve", "--data", str(data), "--port", str(self.port)]
-        cmd += ["--rate", "1000000", "--burst", "1000000"]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def token(data: Path, community: str) -> str:

@@ -37,7 +37,7 @@ from crdt.keys import DeviceKey, device_id, verify_signature
 from crdt.op import ZERO_HASH, Op, decode_op, sign_op, verify_op
 
 from .db import connect, migrate, write_tx
-from .errors import EdgeError, InputError, OpRejected, ScopeForbidden, StoreError
+from .errors import EdgeError, InputError, OpRejected, ScopeForbidden
 from .optypes import REGISTRY, may_write, validate_payload
 
 __all__ = ["BatchResult", "Identity", "Store", "Tx"]
@@ -588,8 +588,3 @@ class Store:
 
     def op_count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM ops").fetchone()[0])
-
-    def require_writable(self) -> None:
-        """Raise ``StoreError`` if the database cannot take writes."""
-        if self.conn.execute("PRAGMA query_only").fetchone()[0]:
-            raise StoreError(f"{self.path.name} is read-only")

@@ -290,4 +290,3 @@ def holds(conn: sqlite3.Connection, ticket: str) -> list[tuple[str, int]]:
 
 
 __all__ += ["holds", "list_tickets", "live_assigns", "notes", "refresh_assignee", "stage_times"]
-_ = (Name, Short)
