@@ -6,12 +6,12 @@ nodes), so leaves per second over raw hashes per second is the share of the limi
 for a proof verification the column shows (proof hashes x raw hash time) / verify time (a
 consistency check hashes up to twice per proof hash, so its figure understates its efficiency).
 
-The same appends and proofs are then run on the district's SQLite node store (``edge.audit_log``), in
+The same appends and proofs are then run on the district's SQLite node store (``sync_server.audit.log``), in
 transactions of 1,000 leaves with the store's pragmas (WAL, synchronous=FULL).
 
 ``audit verify``: an export of 100,000 ops signed with ``crdt.op.sign_op`` by a district and five enrolled
 kiosks (awards, stock in and out, tickets), a checkpoint every 1,000 ops and cosignatures on the last, is
-verified end to end (``edge.audit_verify.verify_export``: every signature, chain and payload through
+verified end to end (``edge.audit.verify.verify_export``: every signature, chain and payload through
 ``Store.apply_remote`` into a temporary node, every checkpoint root, the summary). Raw limit: Ed25519
 verifications per second on one core, measured in the same run; the store may check signatures in worker
 processes (``LINLI_VERIFY_WORKERS``), so the ratio can exceed 1 on several cores.
@@ -130,8 +130,8 @@ def sqlite_log(leaves: list[bytes], raw: float) -> None:
     import sqlite3
     import tempfile
 
-    from edge.audit_log import SqliteNodeStore
-    from edge.db import connect, migrate
+    from edge.store.db import connect, migrate
+    from sync_server.audit.log import SqliteNodeStore
 
     with tempfile.TemporaryDirectory() as tmp:
         conn: sqlite3.Connection = connect(Path(tmp) / "audit.sqlite3")
@@ -154,7 +154,7 @@ def sqlite_log(leaves: list[bytes], raw: float) -> None:
         size_mb = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 1e6
         conn.close()
     rate = n / append_s
-    print(f"SQLite node store (edge.audit_log), {n:,} leaves in transactions of {BATCH:,}, {size_mb:.0f} MB on disk")
+    print(f"SQLite node store (audit log), {n:,} leaves in transactions of {BATCH:,}, {size_mb:.0f} MB on disk")
     print(f"{'operation':<38}{'median':>12}{'per second':>14}{'vs raw limit':>14}")
     print(f"{'append (per leaf)':<38}{1e6 / rate:>10.2f}µs{rate:>14,.0f}{rate / raw:>14.2f}")
     for label, times in [
@@ -179,7 +179,7 @@ def build_export(path: Path) -> tuple[str, float]:
     from crdt.merkle import leaf_hash
     from crdt.note import Checkpoint, cosign, sign_checkpoint
     from crdt.op import ZERO_HASH, Op, sign_op
-    from edge.audit_export import write_export
+    from edge.audit.export import write_export
 
     t0 = time.perf_counter()
     rng = random.Random(11)
@@ -255,7 +255,7 @@ def export_verify() -> None:
     import os
     import tempfile
 
-    from edge.audit_verify import verify_export
+    from edge.audit.verify import verify_export
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.export"

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import median  # noqa: E402
 from scipy.optimize import linear_sum_assignment  # noqa: E402
 
-from edge.dispatch import DEFAULT_WEIGHTS, DispatchTicket, Technician, _build, dispatch  # noqa: E402
-from edge.sla import CATEGORIES, URGENCIES  # noqa: E402
+from edge.services.dispatch import DEFAULT_WEIGHTS, DispatchTicket, Technician, _build, dispatch  # noqa: E402
+from edge.services.sla import CATEGORIES, URGENCIES  # noqa: E402
 
 TECHS = 300
 SIZES = (500, 1000, 2000)

@@ -29,8 +29,8 @@ from _common import pct, raw_insert_latencies, raw_verify_rate  # noqa: E402
 from crdt.keys import DeviceKey  # noqa: E402
 from crdt.op import ZERO_HASH, Op, sign_op  # noqa: E402
 from edge import Node  # noqa: E402
-from edge import store as store_module  # noqa: E402
 from edge.store import Identity, Store  # noqa: E402
+from edge.store import ingest as store_module  # noqa: E402
 
 ROUNDS = 10
 PER_ROUND = 100

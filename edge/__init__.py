@@ -7,8 +7,8 @@ on import.
 
 from __future__ import annotations
 
-from . import devices, lending, modes, notices, people, points, stock, tickets, transfers  # noqa: F401
-from .errors import (
+from edge import domain  # noqa: F401  (registers every op type)
+from edge.errors import (
     AuthFailed,
     Duplicate,
     EdgeError,
@@ -24,9 +24,9 @@ from .errors import (
     UnknownEntity,
     UnknownTicket,
 )
-from .node import Node, default_data_dir
-from .optypes import REGISTRY, may_write
-from .store import BatchResult, Identity, Store
+from edge.node import Node, default_data_dir
+from edge.store import BatchResult, Identity, Store
+from edge.store.optypes import REGISTRY, may_write
 
 __all__ = [
     "REGISTRY",

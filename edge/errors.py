@@ -16,12 +16,19 @@ Hierarchy::
     ├── StoreError                       the database is unusable (wrong version, pragma not applied)
     ├── NotInitialised                   no node in the data directory
     ├── OpRejected                       a remote op failed validation (carries code and op position)
-    └── AuditError                       the signed audit trail does not hold together (DESIGN 6)
-        ├── AuditAlarm                   a sync answer or checkpoint failed its proofs: the server is not trusted
-        └── AuditFailed                  an audit export failed offline verification (the report names each failure)
+    ├── AuditError                       the signed audit trail does not hold together
+    │   ├── AuditAlarm                   a sync answer or checkpoint failed its proofs: the server is not trusted
+    │   └── AuditFailed                  an audit export failed offline verification (the report names each failure)
+    └── SyncFailed                       a sync or enrolment did not complete
+        ├── Unreachable                  the server could not be reached
+        ├── ServerRefused                the server answered with an error status (``code`` says why)
+        │   └── ClockCorrected           a stale timestamp: the offset was corrected, retry
+        └── OwnOpsRejected (Refused)     the server rejected ops of this device
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class EdgeError(Exception):
@@ -114,3 +121,31 @@ class AuditAlarm(AuditError):
 
 class AuditFailed(AuditError):
     """An audit export failed offline verification; the message names the failures."""
+
+
+# --- sync ----------------------------------------------------------------------------------------
+class SyncFailed(EdgeError):
+    """A sync or enrolment did not complete (exit 1); ``last_sync_error`` says why."""
+
+
+class Unreachable(SyncFailed):
+    """The server could not be reached, or the connection broke."""
+
+
+class ServerRefused(SyncFailed):
+    """The server answered with an error status; ``code`` is its machine-readable reason."""
+
+    def __init__(self, status: int, code: str, detail: str, body: dict[str, Any] | None = None) -> None:
+        super().__init__(f"server refused ({status} {code}): {detail}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.body = body or {}
+
+
+class ClockCorrected(ServerRefused):
+    """A ``stale_timestamp`` refusal: the clock offset was corrected from the server's time; retry."""
+
+
+class OwnOpsRejected(SyncFailed, Refused):
+    """The server rejected ops of this device; they (and the ops after them) are not pushed again."""

@@ -16,11 +16,10 @@ from crdt.errors import LatticeError
 from crdt.ids import new_ulid
 from crdt.keys import DeviceKey, device_id
 from crdt.status import STAGES, check_transition, reopen_target
-
-from . import digest as _digest
-from . import modes, notices, people, points, stock, tickets
-from .db import write_tx
-from .errors import (
+from edge.domain import modes, notices, people, points, stock, tickets
+from edge.domain.fields import CATEGORIES, UNIT_RE, URGENCIES
+from edge.domain.sharing import Sharing
+from edge.errors import (
     AuthFailed,
     Duplicate,
     InputError,
@@ -33,11 +32,11 @@ from .errors import (
     UnknownEntity,
     UnknownTicket,
 )
-from .fields import CATEGORIES, UNIT_RE, URGENCIES
-from .operations import Operations
-from .sharing import Sharing
-from .store import Identity, Store, Tx
-from .views import counter_value, rights
+from edge.services.operations import Operations
+from edge.store import Identity, Store, Tx
+from edge.store import digest as _digest
+from edge.store.db import write_tx
+from edge.store.views import counter_value, rights
 
 __all__ = ["KEY_FILE", "DB_FILE", "Node", "default_data_dir"]
 
@@ -184,7 +183,7 @@ class Node(Sharing, Operations):
         """Declare ``normal`` or ``emergency`` in ``scope`` (default this node's) as an op with ``actor``.
 
         Emergency holds while the community's or the district's latest declaration says so
-        (``edge.modes``); a ``normal`` that could end nothing, because only the district declared the
+        (``edge.domain.modes``); a ``normal`` that could end nothing, because only the district declared the
         emergency, is refused.
 
         Raises:
@@ -284,7 +283,7 @@ class Node(Sharing, Operations):
     ) -> dict[str, Any]:
         """Report a repair; triage answers (and a vulnerable household) set the urgency unless given.
 
-        The urgency follows the triage table of ``edge.sla`` (``docs/dispatch.md``): the most urgent of the
+        The urgency follows the triage table of ``edge.services.sla`` (``docs/dispatch.md``): the most urgent of the
         category's base level and of every question answered yes, raised one level for a vulnerable
         household.
 
@@ -310,7 +309,7 @@ class Node(Sharing, Operations):
             vulnerable = bool(hh["vulnerable"])
             if "elderly_alone" in hh["vulnerable"]:
                 answers.setdefault("elderly_alone", True)
-        from .sla import PlanningError, urgency_from_answers
+        from edge.services.sla import PlanningError, urgency_from_answers
 
         try:
             level = urgency or urgency_from_answers(category, answers, vulnerable)

@@ -1,8 +1,8 @@
 """The dispatch board's model: open tickets in priority order with SLA countdowns, conflicts and
-the dispatcher's proposals (``edge.dispatch``, imported when first needed: it loads scipy).
+the dispatcher's proposals (``edge.services.dispatch``, imported when first needed: it loads scipy).
 
 While the kiosk is offline the proposals shown are the ones the daemon's dispatcher stored
-(``Node.stored_proposals``, see ``edge.autodispatch``), so staff accept or override exactly what
+(``Node.stored_proposals``, see ``edge.services.autodispatch``), so staff accept or override exactly what
 ``linli-edge run`` proposed; otherwise the board computes its own."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def offline_proposals(node: Node) -> dict[str, Any] | None:
 
 def board_rows(node: Node) -> list[BoardRow]:
     """Open tickets, highest priority first (then oldest, then code)."""
-    from edge.dispatch import DispatchTicket, Technician, dispatch, priority
+    from edge.services.dispatch import DispatchTicket, Technician, dispatch, priority
 
     now = node.now_ms()
     open_tickets = node.tickets(open_only=True)

@@ -1,7 +1,7 @@
 """What the report wizard asks and what it promises: triage questions per category, description
 presets, the points reward catalogue and the SLA targets shown to residents and staff.
 
-The urgency rules and target times themselves live in :mod:`edge.sla` (DESIGN 1); this module only
+The urgency rules and target times themselves live in :mod:`edge.services.sla` (DESIGN 1); this module only
 chooses which questions a category needs and turns a ticket's stage into its next due target.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from edge import sla
+from edge.services import sla
 
 __all__ = [
     "CATEGORIES",

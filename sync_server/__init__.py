@@ -7,10 +7,10 @@ database. ``SyncServer`` is sans-IO; ``create_app`` wraps it for uvicorn.
 
 from __future__ import annotations
 
-from .app import create_app
-from .auth import Caller, Gate, NonceCache, RateLimiter
-from .core import HttpRequest, HttpResponse, InProcessTransport, Limits, SyncServer
-from .errors import (
+from sync_server.app import create_app
+from sync_server.auth import Caller, Gate, NonceCache, RateLimiter
+from sync_server.core import HttpRequest, HttpResponse, InProcessTransport, Limits, SyncServer
+from sync_server.errors import (
     BadRequest,
     Conflict,
     Forbidden,

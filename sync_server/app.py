@@ -24,8 +24,7 @@ from starlette.routing import Route
 
 from crdt.hlc import system_ms
 from edge.store import shutdown_verify_pool
-
-from .core import HttpRequest, HttpResponse, Limits, SyncServer
+from sync_server.core import HttpRequest, HttpResponse, Limits, SyncServer
 
 __all__ = ["MAX_GROUP", "Writer", "create_app"]
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 from crdt.errors import SignatureError
 from edge.sync import AuthClaim, parse_auth
-
-from .errors import RateLimited, Unauthorized
+from sync_server.errors import RateLimited, Unauthorized
 
 __all__ = ["Caller", "Gate", "NonceCache", "RateLimiter"]
 

@@ -19,11 +19,11 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from .db import atomic
-from .errors import BadRequest, NotFound
+from sync_server.db import atomic
+from sync_server.errors import BadRequest, NotFound
 
 if TYPE_CHECKING:
-    from .core import HttpRequest, SyncServer
+    from sync_server.core import HttpRequest, SyncServer
 
 __all__ = ["AVAILABILITY_SQL", "availability", "handle_availability", "parse_sku"]
 

@@ -15,16 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edge.audit_log import district_origin
+from edge.audit.names import district_origin
 from edge.errors import EdgeError, InputError
 from edge.node import Node, default_data_dir
-
-from .admin import list_devices, revoke
-from .cli_audit import register as register_audit
-from .core import Limits, SyncServer
-from .enroll import ROLES, issue_token, parse_ttl
-from .errors import SetupError, SyncError
-from .schema import migrate_server
+from sync_server.admin import list_devices, revoke
+from sync_server.cli_audit import register as register_audit
+from sync_server.core import Limits, SyncServer
+from sync_server.enroll import ROLES, issue_token, parse_ttl
+from sync_server.errors import SetupError, SyncError
+from sync_server.schema import migrate_server
 
 __all__ = ["build_parser", "main"]
 
@@ -98,7 +97,7 @@ def cmd_revoke(args: argparse.Namespace) -> Any:
 
 
 def cmd_report(args: argparse.Namespace) -> Any:
-    from .report import district_report, render_report  # issue [07]
+    from sync_server.report import district_report, render_report  # issue [07]
 
     with _district(args.data) as node:
         report = district_report(node, period=args.period)
@@ -108,7 +107,7 @@ def cmd_report(args: argparse.Namespace) -> Any:
 def cmd_serve(args: argparse.Namespace) -> Any:
     import uvicorn
 
-    from .app import create_app
+    from sync_server.app import create_app
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise InputError("--tls-cert and --tls-key go together")

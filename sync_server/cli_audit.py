@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from edge.node import Node
-
-from .audit_routes import open_log
-from .errors import SetupError
-from .schema import migrate_server
+from sync_server.audit.routes import open_log
+from sync_server.errors import SetupError
+from sync_server.schema import migrate_server
 
 __all__ = ["cmd_audit_export", "cmd_witness_add", "cmd_witness_list", "register"]
 

@@ -20,17 +20,16 @@ from crdt.hlc import system_ms
 from edge.errors import NotInitialised
 from edge.node import Node
 from edge.sync import CONTENT_TYPE, pack
-
-from .audit_routes import AUDIT_ROUTES, PendingSync, ServerAudit
-from .auth import Gate
-from .availability import handle_availability
-from .enroll import handle_enroll
-from .errors import MethodNotAllowed, NotFound, PayloadTooLarge, SetupError, SyncError
-from .exchange import handle_sync
-from .metrics import Metrics
-from .open311 import PREFIX as OPEN311_PREFIX
-from .open311 import handle_open311
-from .schema import migrate_server
+from sync_server.audit.routes import AUDIT_ROUTES, PendingSync, ServerAudit
+from sync_server.auth import Gate
+from sync_server.availability import handle_availability
+from sync_server.enroll import handle_enroll
+from sync_server.errors import MethodNotAllowed, NotFound, PayloadTooLarge, SetupError, SyncError
+from sync_server.exchange import handle_sync
+from sync_server.metrics import Metrics
+from sync_server.open311 import PREFIX as OPEN311_PREFIX
+from sync_server.open311 import handle_open311
+from sync_server.schema import migrate_server
 
 __all__ = ["HttpRequest", "HttpResponse", "InProcessTransport", "Limits", "SyncServer"]
 
@@ -75,7 +74,7 @@ class HttpResponse:
 log = logging.getLogger("linli.server")
 
 _ROUTES: dict[str, str] = {"/healthz": "GET", "/metrics": "GET", "/v1/enroll": "POST", "/v1/sync": "POST"}
-_ROUTES.update(AUDIT_ROUTES)  # issue [06], sync_server.audit_routes: public, no request signature
+_ROUTES.update(AUDIT_ROUTES)  # issue [06], sync_server.audit.routes: public, no request signature
 AVAILABILITY_PATH = "/v1/district/availability"
 _ROUTES[AVAILABILITY_PATH] = "GET"  # issue [07], sync_server.availability
 _WRITES = frozenset(("/v1/enroll", "/v1/sync", AVAILABILITY_PATH))  # availability records nonce and last seen

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from edge.db import write_tx
+from edge.store.db import write_tx
 
 __all__ = ["atomic"]
 

@@ -21,15 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crdt.errors import CRDTError
 from crdt.keys import device_id
-from edge.db import write_tx
 from edge.store import Tx
+from edge.store.db import write_tx
 from edge.sync import unpack
-
-from .db import atomic
-from .errors import BadRequest, Conflict, Forbidden, RateLimited, Unauthorized
+from sync_server.db import atomic
+from sync_server.errors import BadRequest, Conflict, Forbidden, RateLimited, Unauthorized
 
 if TYPE_CHECKING:
-    from .core import HttpRequest, SyncServer
+    from sync_server.core import HttpRequest, SyncServer
 
 __all__ = ["ROLES", "EnrollRequest", "handle_enroll", "issue_token", "parse_ttl"]
 

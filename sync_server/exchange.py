@@ -32,16 +32,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from crdt.errors import CRDTError
 from crdt.op import Op, decode_op
 from edge.errors import OpRejected
+from edge.store.views import counter_value, rights
 from edge.sync import unpack
-from edge.views import counter_value, rights
-
-from .audit_routes import PendingSync
-from .auth import Caller
-from .db import atomic
-from .errors import BadRequest, Conflict, Forbidden
+from sync_server.audit.routes import PendingSync
+from sync_server.auth import Caller
+from sync_server.db import atomic
+from sync_server.errors import BadRequest, Conflict, Forbidden
 
 if TYPE_CHECKING:
-    from .core import HttpRequest, SyncServer
+    from sync_server.core import HttpRequest, SyncServer
 
 __all__ = ["SyncRequest", "handle_sync", "quarantine"]
 

@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 from xml.etree import ElementTree
 
-from edge import sla
+from edge.services import sla
 
 if TYPE_CHECKING:
-    from .core import HttpRequest, SyncServer
+    from sync_server.core import HttpRequest, SyncServer
 
 __all__ = ["FIELDS", "PREFIX", "SERVICES", "handle_open311", "request_of", "w3"]
 

@@ -3,8 +3,8 @@
 Per community (and ``district``, the district's own warehouse, when it holds stock or transfers):
 
 - ``open_tickets``: open tickets by urgency, with how many are on hold or have an assignment conflict;
-- ``sla``: SLA attainment per urgency over the period (``edge.kpi`` through
-  ``edge.operations.ticket_times``, the same figures as ``linli-edge kpi``): episodes that met all
+- ``sla``: SLA attainment per urgency over the period (``edge.services.kpi`` through
+  ``edge.services.operations.ticket_times``, the same figures as ``linli-edge kpi``): episodes that met all
   their targets, of those decided, and those still pending;
 - ``low_stock``: items whose stock is at or below their reorder level (the community's own catalogue
   entry, else the district's; only items with a reorder level);
@@ -27,12 +27,12 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from edge import kpi
+from edge.domain.stock import list_items
+from edge.domain.transfers import list_transfers
 from edge.node import Node
-from edge.operations import PERIODS, ticket_times
-from edge.sla import URGENCIES
-from edge.stock import list_items
-from edge.transfers import list_transfers
+from edge.services import kpi
+from edge.services.operations import PERIODS, ticket_times
+from edge.services.sla import URGENCIES
 
 __all__ = ["IN_FLIGHT", "district_report", "render_report"]
 

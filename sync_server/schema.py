@@ -1,6 +1,6 @@
 """The server's own tables, in the district node's database, as ordered named migrations.
 
-They sit next to the node's tables (``edge.schema``) in ``edge.sqlite3`` so that accepting an op and
+They sit next to the node's tables (``edge.store.schema``) in ``edge.sqlite3`` so that accepting an op and
 the server's record of it (nonce, device seen, quarantine) commit in one transaction. They are
 tracked in ``server_migrations``, apart from the node's ``migrations`` and ``user_version``:
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from edge.db import write_tx
+from edge.store.db import write_tx
 
 __all__ = ["SERVER_MIGRATIONS", "migrate_server"]
 

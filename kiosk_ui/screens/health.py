@@ -1,7 +1,7 @@
 """Sync and health: mode, last sync, pending ops, clock skew, audit alarm, disk free and more, from
 ``Node.status()`` (refreshed with the status bar; the sync daemon writes into the same database).
 
-While an audit alarm stands (``edge.audit_client``: the district's checkpoint or proofs failed, DESIGN 6)
+While an audit alarm stands (``edge.audit.client``: the district's checkpoint or proofs failed, DESIGN 6)
 the node refuses to sync; the screen shows its code and reason and lets the signed-in staff member clear
 it once they have checked it (recorded with their id in the alarm history)."""
 
@@ -14,7 +14,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Label
 
 from edge import EdgeError
-from edge.audit_client import clear_alarm
+from edge.audit.client import clear_alarm
 
 from .. import fmt
 from .base import KioskScreen

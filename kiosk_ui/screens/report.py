@@ -1,6 +1,6 @@
 """Report a repair: category grid -> unit -> yes/no triage -> description -> confirm -> short code.
 
-The triage answers set the urgency (``edge.sla``); a registered vulnerable household is raised one
+The triage answers set the urgency (``edge.services.sla``); a registered vulnerable household is raised one
 level. The last step shows the ticket's short code and the target times for its urgency; a P1
 report shows the emergency numbers 110 / 119 / 120 on the confirm and final steps. Nothing is
 written until the resident confirms.

@@ -16,9 +16,10 @@ from typing import Any
 
 from crdt.keys import DeviceKey
 from edge import Node
-from edge.audit_client import request_fields, verify_sync_answer
-from edge.audit_http import handle
-from edge.audit_log import AuditLog, district_origin
+from edge.audit.client import request_fields, verify_sync_answer
+from edge.audit.names import district_origin
+from sync_server.audit.http import handle
+from sync_server.audit.log import AuditLog
 from tests.helpers import make_community, make_district, relay
 
 ORIGIN = district_origin("test")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from crdt.chain import verify_stream
 from crdt.op import decode_op
 from edge import REGISTRY
-from edge.digest import rebuild_views
+from edge.store.digest import rebuild_views
 
 from .opgen import MAKERS_FOR, World, batches, interleave, make_op, with_duplicates
 
@@ -81,7 +81,7 @@ def apply_all(world: World, path: Path, order: list[bytes], rng: random.Random) 
 
 
 def _digest(store) -> str:  # type: ignore[no-untyped-def]
-    from edge.digest import digest
+    from edge.store.digest import digest
 
     return digest(store.conn)
 

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from crdt.note import parse_note
-from edge.audit_client import trusted_checkpoint
-from edge.audit_witness import http_transport, run_witness
-from edge.cli import common_parser
-from edge.cli_audit import register
+from edge.audit.client import trusted_checkpoint
+from edge.audit.witness import http_transport, run_witness
+from edge.cli.args import common_parser
+from edge.cli.audit import register
 from edge.errors import AuditAlarm, AuditError, AuditFailed, InputError
 from tests.edge.audit_sim import audited_sync, setup
 

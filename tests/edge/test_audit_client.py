@@ -8,7 +8,7 @@ import pytest
 
 from crdt.keys import DeviceKey
 from crdt.note import Checkpoint, Verifier, parse_note, parse_verifier_key, sign_checkpoint
-from edge.audit_client import (
+from edge.audit.client import (
     ALARM_KEY,
     check_alarm,
     clear_alarm,

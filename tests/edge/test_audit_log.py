@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from crdt.keys import DeviceKey
 from crdt.merkle import MemoryNodeStore, MerkleLog, leaf_hash, root, verify_consistency, verify_inclusion
 from crdt.note import Checkpoint, Verifier, cosign, open_checkpoint, parse_note
-from edge import db
-from edge.audit_client import request_fields, witness_vkey
-from edge.audit_http import handle
-from edge.audit_log import SqliteNodeStore, district_origin
+from edge.audit.client import request_fields, witness_vkey
+from edge.audit.names import district_origin
 from edge.errors import InputError, Refused, StoreError, UnknownEntity
+from edge.store import db
+from sync_server.audit.http import handle
+from sync_server.audit.log import SqliteNodeStore
 from tests.edge.audit_sim import ORIGIN, audited_sync, own_ops, setup
 from tests.helpers import make_community
 

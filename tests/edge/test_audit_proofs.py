@@ -1,4 +1,4 @@
-"""Batched proofs for sync answers (``edge.audit_proofs``): the same proofs as one at a time, fewer reads."""
+"""Batched proofs for sync answers (``sync_server.audit.proofs``): the same proofs as one at a time, fewer reads."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crdt.merkle import MerkleLog, leaf_hash, verify_inclusion
-from edge.audit_log import SqliteNodeStore
-from edge.audit_proofs import BatchProofs, leaf_indices
 from edge.errors import InputError
+from sync_server.audit.log import SqliteNodeStore
+from sync_server.audit.proofs import BatchProofs, leaf_indices
 
 N = 300
 

@@ -17,10 +17,10 @@ from crdt.keys import DeviceKey
 from crdt.note import Checkpoint, Verifier, parse_note, sign_checkpoint
 from crdt.op import ZERO_HASH, sign_op
 from edge import Node
-from edge.audit_client import witness_vkey
-from edge.audit_export import records, write_export
-from edge.audit_summary import format_report
-from edge.audit_verify import verify_export
+from edge.audit.client import witness_vkey
+from edge.audit.export import records, write_export
+from edge.audit.summary import format_report
+from edge.audit.verify import verify_export
 from edge.errors import InputError, StoreError
 from tests.edge.audit_sim import ORIGIN, Clock, District, audited_sync, setup
 

@@ -1,4 +1,4 @@
-"""The daemon's dispatcher (``edge.autodispatch``): proposals stored for staff while offline, assigns
+"""The daemon's dispatcher (``edge.services.autodispatch``): proposals stored for staff while offline, assigns
 of its own in emergency mode when the device allows it, and the board showing what was stored."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from edge.autodispatch import DISPATCHER, PROPOSALS_KEY
 from edge.cli import main
-from edge.daemon import Daemon
 from edge.node import Node
+from edge.services.autodispatch import DISPATCHER, PROPOSALS_KEY
 from edge.sync import Unreachable, enroll
+from edge.sync.daemon import Daemon
 from kiosk_ui.board import board_rows, offline_proposals
 from sync_server.core import InProcessTransport, SyncServer
 from tests.sync_server.helpers import Clock, make_district, token

@@ -7,7 +7,6 @@ import io
 import json
 import subprocess
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -178,23 +177,9 @@ def test_the_data_directory_defaults_to_linli_data(
     assert (tmp_path / "linli-data" / "device.key").exists()
 
 
-def test_a_plugin_module_adds_subcommands_with_the_common_options(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def register(subparsers, common):
-        p = subparsers.add_parser("hello", parents=[common], help="say hello")
-        p.add_argument("name")
-        p.set_defaults(func=lambda args, node: {"hello": args.name, "community": node.community}, needs_node=True)
-
-    monkeypatch.setitem(sys.modules, "edge.cli_ops", types.SimpleNamespace(register=register))
-    Node.init(tmp_path / "n", "a").close()
-    assert main(["hello", "world", "--data", str(tmp_path / "n"), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"hello": "world", "community": "a"}
-
-
 def test_every_subcommand_has_help_and_is_in_the_docs() -> None:
     docs = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    leaves = dict(leaf_commands(build_parser(plugins=False)))
+    leaves = dict(leaf_commands(build_parser()))
     assert len(leaves) >= 30
     for name, parser in leaves.items():
         assert parser.description, f"{name} has no help text"

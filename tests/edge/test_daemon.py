@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.daemon import Backoff, Daemon
 from edge.node import Node
 from edge.sync import Unreachable, enroll, sync_once
+from edge.sync.daemon import Backoff, Daemon
 from sync_server.core import InProcessTransport, SyncServer
 from tests.sync_server.helpers import Clock, make_district, token
 

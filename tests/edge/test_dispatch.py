@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.dispatch import (
+from edge.services.dispatch import (
     DEFAULT_WEIGHTS,
     DispatchTicket,
     PlanningError,

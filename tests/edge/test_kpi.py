@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.kpi import Hold, PlanningError, TicketTimes, kpis, kpis_by_community, nearest_rank
+from edge.services.kpi import Hold, PlanningError, TicketTimes, kpis, kpis_by_community, nearest_rank
 
 MIN = 60_000
 HOUR = 60 * MIN

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from edge import Node, StoreError
-from edge import db as db_module
-from edge.db import connect, migrate, schema_version
 from edge.node import DB_FILE, KEY_FILE
-from edge.schema import MIGRATIONS
+from edge.store import db as db_module
+from edge.store.db import connect, migrate, schema_version
+from edge.store.schema import MIGRATIONS
 
 
 def tables(conn: sqlite3.Connection) -> set[str]:

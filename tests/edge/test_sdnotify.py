@@ -1,4 +1,4 @@
-"""systemd's notify protocol by hand (``edge.sdnotify``), received on real AF_UNIX datagram sockets:
+"""systemd's notify protocol by hand (``edge.sync.sdnotify``), received on real AF_UNIX datagram sockets:
 addresses, the watchdog period, pings while waiting, and ``linli-edge run`` under a fake systemd."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.daemon import Backoff, Daemon
 from edge.node import Node
-from edge.sdnotify import Notifier, notify_address, watchdog_period_s
 from edge.sync import Unreachable
+from edge.sync.daemon import Backoff, Daemon
+from edge.sync.sdnotify import Notifier, notify_address, watchdog_period_s
 
 ROOT = Path(__file__).resolve().parents[2]
 

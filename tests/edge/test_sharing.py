@@ -180,7 +180,7 @@ def test_the_sharing_commands_run_from_the_command_line(tmp_path, capsys):
     import json
 
     from edge.cli import main
-    from edge.cli_share import parse_instant
+    from edge.cli.share import parse_instant
 
     d = make_district(tmp_path)
     d.add_item("WATER", "瓶装水", "Bottled water", kind="supply", scope="district")

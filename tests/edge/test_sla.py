@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.sla import (
+from edge.services.sla import (
     CATEGORIES,
     EMERGENCY_NUMBERS,
     QUESTIONS,

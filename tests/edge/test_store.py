@@ -10,12 +10,13 @@ import pytest
 
 from crdt.canonical import encode
 from crdt.keys import DeviceKey
-from edge import store as store_module
-from edge.db import connect, schema_version
-from edge.digest import digest
 from edge.errors import InputError
-from edge.schema import MIGRATIONS
-from edge.store import AHEAD_MIN_BATCH, Identity, Store
+from edge.store import Identity, Store
+from edge.store import ingest as store_module
+from edge.store.db import connect, schema_version
+from edge.store.digest import digest
+from edge.store.ingest import AHEAD_MIN_BATCH
+from edge.store.schema import MIGRATIONS
 
 from .opgen import World, Writer
 

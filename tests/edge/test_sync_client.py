@@ -10,7 +10,7 @@ import pytest
 from crdt.errors import SignatureError
 from crdt.keys import DeviceKey
 from crdt.op import sign_op
-from edge.audit_client import request_fields
+from edge.audit.client import request_fields
 from edge.errors import InputError
 from edge.node import Node
 from edge.sync import (

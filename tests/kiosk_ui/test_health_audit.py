@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge.audit_client import ALARM_KEY
+from edge.audit.client import ALARM_KEY
 from kiosk_ui.seed import STAFF
 
 from .conftest import SIZE, run, screen_text

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from rich.cells import cell_len
 
-from edge import sla
-from edge.people import VULNERABLE
+from edge.domain.people import VULNERABLE
+from edge.services import sla
 from kiosk_ui import triage
 from kiosk_ui.i18n import LANGS, catalogue, tr
 from kiosk_ui.screens.award import REASONS as AWARD_REASONS

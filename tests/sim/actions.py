@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from crdt.status import STAGES
-from edge.fields import CATEGORIES
+from edge.domain.fields import CATEGORIES
 from edge.node import Node
-from edge.views import rights
+from edge.store.views import rights
 
 Action = Callable[[random.Random, Node, "Peers"], Any]
 

@@ -26,8 +26,8 @@ import pytest
 from crdt.keys import DeviceKey
 from crdt.merkle import leaf_hash, verify_inclusion
 from crdt.note import Verifier, open_checkpoint
-from edge.audit_client import find_fork, trusted_checkpoint
-from edge.audit_export import op_hash_of
+from edge.audit.client import find_fork, trusted_checkpoint
+from edge.audit.export import op_hash_of
 from edge.cli import main as edge_main
 from edge.errors import AuditAlarm
 from edge.node import DB_FILE, KEY_FILE, Node

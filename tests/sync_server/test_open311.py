@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from edge.fields import CATEGORIES
+from edge.domain.fields import CATEGORIES
 from edge.node import Node
 from edge.sync import sync_once
 from sync_server.core import HttpRequest, InProcessTransport, SyncServer

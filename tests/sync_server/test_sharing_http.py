@@ -18,8 +18,9 @@ import pytest
 
 from crdt.ids import new_ulid
 from crdt.op import ZERO_HASH, sign_op
-from edge import InsufficientRights, InvalidTransition, lending
+from edge import InsufficientRights, InvalidTransition
 from edge.cli import main as edge_main
+from edge.domain import lending
 from edge.node import Node
 from edge.sync import HttpTransport, Unreachable, auth_header, enroll, sync_once, unpack
 from sync_server.cli import main as server_main

@@ -1,0 +1,291 @@
+"""Tickets: payload models, merge rules and queries (DESIGN 4).
+
+- fields (unit, category, urgency, text, contact, household): LWW per field;
+- status: the ``(epoch, stage)`` lattice, max wins, first stamp per stage kept for SLA;
+- assignee: a multi-value register; an assign names the assigns it supersedes, concurrent ones all
+  survive, the view shows the ``(hlc, dev)`` winner and a conflict flag;
+- hold and close reason, rating: LWW; comments, photos, parts used: grow-only sets.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, Literal
+
+from pydantic import Field
+
+from crdt.op import Op
+from crdt.status import STAGES, check_transition
+from edge.domain.fields import Category, Code, EntityId, Hash, Long, Name, OptShort, Qty, Short, Sku, Unit, Urgency
+from edge.store.optypes import Payload, register
+from edge.store.views import lww_set, same_scope
+
+__all__ = [
+    "HOLD_REASONS",
+    "CLOSE_REASONS",
+    "TicketAssign",
+    "TicketCreate",
+    "TicketStage",
+    "check_transition",
+    "find",
+    "ticket_row",
+]
+
+HOLD_REASONS = ("awaiting_parts", "no_access", "awaiting_resident")
+CLOSE_REASONS = ("fixed", "duplicate", "referred", "no_further_action", "unable_to_fix")
+_STAGE_RANK = {s: i for i, s in enumerate(STAGES)}
+
+
+class TicketCreate(Payload):
+    code: Code
+    unit: Unit
+    category: Category
+    urgency: Urgency
+    text: Long
+    contact: OptShort = ""
+    household: Unit | None = None
+    answers: dict[Name, bool] = Field(default_factory=dict, max_length=16)
+
+
+class TicketUpdate(Payload):
+    unit: Unit | None = None
+    category: Category | None = None
+    urgency: Urgency | None = None
+    text: Long | None = None
+    contact: OptShort | None = None
+
+
+class TicketStage(Payload):
+    epoch: int = Field(ge=0, le=10_000)
+    stage: Literal["reported", "triaged", "assigned", "en_route", "on_site", "resolved", "closed", "cancelled"]
+    reason: Literal["fixed", "duplicate", "referred", "no_further_action", "unable_to_fix"] | None = None
+
+
+class TicketAssign(Payload):
+    tech: EntityId
+    supersedes: list[Hash] = Field(default_factory=list, max_length=64)
+
+
+class TicketNote(Payload):
+    text: Long
+
+
+class TicketPhoto(Payload):
+    sha256: Hash
+
+
+class TicketPart(Payload):
+    sku: Sku
+    qty: Qty
+
+
+class TicketHold(Payload):
+    reason: Literal["awaiting_parts", "no_access", "awaiting_resident"] | None
+
+
+class TicketRate(Payload):
+    rating: int = Field(ge=1, le=5)
+    comment: OptShort = ""
+
+
+class TicketRefuse(Payload):
+    reason: Short
+
+
+@register("ticket.create", TicketCreate)
+def _create(conn: sqlite3.Connection, op: Op, p: TicketCreate) -> None:
+    fields: dict[str, Any] = p.model_dump(exclude={"answers"})
+    fields["answers"] = json.dumps(p.answers, sort_keys=True)
+    fields["reported_ms"] = op.hlc[0]
+    lww_set(conn, "tickets", {"id": op.obj}, fields, op, scope=op.scope)
+    _stage(conn, op, 0, "reported")
+
+
+@register("ticket.update", TicketUpdate)
+def _update(conn: sqlite3.Connection, op: Op, p: TicketUpdate) -> None:
+    fields = {k: v for k, v in p.model_dump().items() if v is not None}
+    if fields:
+        lww_set(conn, "tickets", {"id": op.obj}, fields, op, scope=op.scope)
+
+
+def _own(conn: sqlite3.Connection, op: Op) -> tuple[int, str] | None:
+    """The ticket's ``(epoch, stage)`` if held; raise if it is held in another scope than ``op``'s."""
+    row = conn.execute("SELECT epoch, stage, scope FROM tickets WHERE id=?", (op.obj,)).fetchone()
+    if row is None:
+        return None
+    same_scope("ticket", op.obj, row[2], op.scope)
+    return (int(row[0]), str(row[1]))
+
+
+def _stage(conn: sqlite3.Connection, op: Op, epoch: int, stage: str) -> None:
+    row = _own(conn, op)
+    conn.execute(
+        "INSERT INTO ticket_stages (ticket, scope, epoch, stage, wall, counter, dev, actor) VALUES (?,?,?,?,?,?,?,?) "
+        "ON CONFLICT (ticket, epoch, stage) DO UPDATE SET wall=excluded.wall, counter=excluded.counter, "
+        "dev=excluded.dev, actor=excluded.actor "
+        "WHERE (excluded.wall, excluded.counter, excluded.dev) < (wall, counter, dev)",
+        (op.obj, op.scope, epoch, stage, op.hlc[0], op.hlc[1], op.dev, op.actor),
+    )
+    if row is None:
+        conn.execute(
+            "INSERT INTO tickets (id, scope, epoch, stage) VALUES (?, ?, ?, ?)",
+            (op.obj, op.scope, epoch, stage),
+        )
+    elif (epoch, _STAGE_RANK[stage]) > (row[0], _STAGE_RANK[row[1]]):
+        conn.execute("UPDATE tickets SET epoch=?, stage=? WHERE id=?", (epoch, stage, op.obj))
+
+
+@register("ticket.stage", TicketStage)
+def _stage_op(conn: sqlite3.Connection, op: Op, p: TicketStage) -> None:
+    _stage(conn, op, p.epoch, p.stage)
+    if p.reason is not None:
+        lww_set(conn, "tickets", {"id": op.obj}, {"close_reason": p.reason}, op, scope=op.scope)
+
+
+@register("ticket.assign", TicketAssign)
+def _assign(conn: sqlite3.Connection, op: Op, p: TicketAssign) -> None:
+    _own(conn, op)
+    conn.execute(
+        "INSERT OR IGNORE INTO ticket_assigns (op, ticket, scope, tech, wall, counter, dev, actor) "
+        "VALUES (?,?,?,?,?,?,?,?)",
+        (op.id, op.obj, op.scope, p.tech, op.hlc[0], op.hlc[1], op.dev, op.actor),
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO ticket_supersedes (ticket, scope, op) VALUES (?, ?, ?)",
+        [(op.obj, op.scope, h) for h in p.supersedes],
+    )
+    refresh_assignee(conn, op.obj, op.scope)
+
+
+def live_assigns(conn: sqlite3.Connection, ticket: str) -> list[tuple[str, str, int, int, str]]:
+    """Assigns of ``ticket`` not superseded: ``(op, tech, wall, counter, dev)``, best first."""
+    rows = conn.execute(
+        "SELECT op, tech, wall, counter, dev FROM ticket_assigns a WHERE ticket=? AND NOT EXISTS "
+        "(SELECT 1 FROM ticket_supersedes s WHERE s.ticket=a.ticket AND s.op=a.op) "
+        "ORDER BY wall DESC, counter DESC, dev DESC, op DESC",
+        (ticket,),
+    ).fetchall()
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def refresh_assignee(conn: sqlite3.Connection, ticket: str, scope: str) -> None:
+    live = live_assigns(conn, ticket)
+    winner = live[0][1] if live else None
+    conflict = 1 if len({a[1] for a in live}) > 1 else 0
+    if conn.execute("SELECT 1 FROM tickets WHERE id=?", (ticket,)).fetchone() is None:
+        conn.execute("INSERT INTO tickets (id, scope) VALUES (?, ?)", (ticket, scope))
+    conn.execute("UPDATE tickets SET assignee=?, conflict=? WHERE id=?", (winner, conflict, ticket))
+
+
+def _note(conn: sqlite3.Connection, op: Op, kind: str, text: str, sku: str | None, qty: int | None) -> None:
+    _own(conn, op)
+    conn.execute(
+        "INSERT OR IGNORE INTO ticket_notes (op, ticket, scope, kind, text, sku, qty, actor, wall) "
+        "VALUES (?,?,?,?,?,?,?,?,?)",
+        (op.id, op.obj, op.scope, kind, text, sku, qty, op.actor, op.hlc[0]),
+    )
+
+
+@register("ticket.comment", TicketNote)
+def _comment(conn: sqlite3.Connection, op: Op, p: TicketNote) -> None:
+    _note(conn, op, "comment", p.text, None, None)
+
+
+@register("ticket.photo", TicketPhoto)
+def _photo(conn: sqlite3.Connection, op: Op, p: TicketPhoto) -> None:
+    _note(conn, op, "photo", p.sha256, None, None)
+
+
+@register("ticket.part", TicketPart)
+def _part(conn: sqlite3.Connection, op: Op, p: TicketPart) -> None:
+    _note(conn, op, "part", "", p.sku, p.qty)
+
+
+@register("ticket.hold", TicketHold)
+def _hold(conn: sqlite3.Connection, op: Op, p: TicketHold) -> None:
+    lww_set(
+        conn,
+        "tickets",
+        {"id": op.obj},
+        {"hold_reason": p.reason, "hold_since": op.hlc[0] if p.reason else None},
+        op,
+        scope=op.scope,
+    )
+    _note(conn, op, "hold", p.reason or "released", None, None)
+
+
+@register("ticket.rate", TicketRate)
+def _rate(conn: sqlite3.Connection, op: Op, p: TicketRate) -> None:
+    lww_set(conn, "tickets", {"id": op.obj}, {"rating": p.rating}, op, scope=op.scope)
+    if p.comment:
+        _note(conn, op, "rating", p.comment, None, None)
+
+
+# --- queries ----------------------------------------------------------------------------------
+_COLS = (
+    "id, scope, code, unit, category, urgency, text, contact, household, answers, reported_ms, epoch, stage, "
+    "assignee, conflict, hold_reason, hold_since, close_reason, rating"
+)
+
+
+def ticket_row(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
+    """A ticket as a dict (DESIGN 9 keys first)."""
+    names = [c.strip() for c in _COLS.split(",")]
+    d = dict(zip(names, row, strict=True))
+    d["status"] = d["stage"]
+    d["conflict"] = bool(d["conflict"])
+    d["answers"] = json.loads(d["answers"])
+    return d
+
+
+def find(conn: sqlite3.Connection, ref: str, scopes: list[str] | None = None) -> dict[str, Any] | None:
+    """A ticket by id or short code (case-insensitive), or ``None``."""
+    ref = ref.strip()
+    row = conn.execute(f"SELECT {_COLS} FROM tickets WHERE id=? AND code != ''", (ref,)).fetchone()
+    if row is None:
+        row = conn.execute(f"SELECT {_COLS} FROM tickets WHERE code=? ORDER BY id LIMIT 1", (ref.upper(),)).fetchone()
+    if row is None:
+        return None
+    t = ticket_row(row)
+    if scopes is not None and t["scope"] not in scopes:
+        return None
+    return t
+
+
+def list_tickets(conn: sqlite3.Connection, scope: str | None, open_only: bool = False) -> list[dict[str, Any]]:
+    """Tickets of ``scope`` (all scopes for ``None``), newest first."""
+    sql = f"SELECT {_COLS} FROM tickets WHERE code != ''"
+    args: list[Any] = []
+    if scope is not None:
+        sql += " AND scope=?"
+        args.append(scope)
+    if open_only:
+        sql += " AND stage NOT IN ('resolved', 'closed', 'cancelled')"
+    sql += " ORDER BY reported_ms DESC, id DESC"
+    return [ticket_row(r) for r in conn.execute(sql, args)]
+
+
+def stage_times(conn: sqlite3.Connection, ticket: str) -> dict[tuple[int, str], int]:
+    """First HLC wall time each ``(epoch, stage)`` was reached."""
+    rows = conn.execute("SELECT epoch, stage, wall FROM ticket_stages WHERE ticket=?", (ticket,))
+    return {(int(e), str(s)): int(w) for e, s, w in rows}
+
+
+def notes(conn: sqlite3.Connection, ticket: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT kind, text, sku, qty, actor, wall FROM ticket_notes WHERE ticket=? ORDER BY wall, op",
+        (ticket,),
+    )
+    return [dict(zip(("kind", "text", "sku", "qty", "actor", "wall"), r, strict=True)) for r in rows]
+
+
+def holds(conn: sqlite3.Connection, ticket: str) -> list[tuple[str, int]]:
+    """``(reason or 'released', wall)`` hold events in time order."""
+    rows = conn.execute(
+        "SELECT text, wall FROM ticket_notes WHERE ticket=? AND kind='hold' ORDER BY wall, op", (ticket,)
+    )
+    return [(str(t), int(w)) for t, w in rows]
+
+
+__all__ += ["holds", "list_tickets", "live_assigns", "notes", "refresh_assignee", "stage_times"]
