@@ -12,13 +12,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from crdt.errors import LatticeError
 from crdt.ids import new_ulid
 from crdt.keys import DeviceKey, device_id
-from crdt.status import STAGES, check_transition, reopen_target
 from edge.domain import modes, notices, people, points, stock, tickets
 from edge.domain.fields import CATEGORIES, UNIT_RE, URGENCIES
 from edge.domain.sharing import Sharing
+from edge.domain.tickets import STAGES, check_transition, reopen_target
 from edge.errors import (
     AuthFailed,
     Duplicate,
@@ -373,7 +372,7 @@ class Node(Sharing, Operations):
             reason = "fixed"
         try:
             check_transition((t["epoch"], t["stage"]), target)
-        except LatticeError as exc:
+        except InvalidTransition as exc:
             raise InvalidTransition(f"ticket {t['code']}: {exc}") from None
         data: dict[str, Any] = {"epoch": target[0], "stage": target[1]}
         if reason is not None and target[1] in ("closed", "cancelled", "resolved"):

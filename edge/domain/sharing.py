@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crdt.errors import LatticeError
 from crdt.ids import new_ulid
-from crdt.transfer import check_step
 from edge.domain import lending, people, stock, transfers
+from edge.domain.transfers import check_step
 from edge.errors import InputError, InsufficientRights, InvalidTransition, ScopeForbidden, UnknownEntity
 from edge.store.views import counter_value, rights
 
@@ -70,7 +69,7 @@ class Sharing:
             raise ScopeForbidden(f"transfer step {step} belongs to community {side!r}, not {self.community!r}")
         try:
             check_step(t["step"], step)
-        except LatticeError as exc:
+        except InvalidTransition as exc:
             raise InvalidTransition(f"transfer {t['id']}: {exc}") from None
         with self.store.tx() as tx:
             if step == "approved":

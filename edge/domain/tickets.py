@@ -16,12 +16,17 @@ from typing import Any, Literal
 from pydantic import Field
 
 from crdt.op import Op
-from crdt.status import STAGES, check_transition
 from edge.domain.fields import Category, Code, EntityId, Hash, Long, Name, OptShort, Qty, Short, Sku, Unit, Urgency
+from edge.errors import InvalidTransition
 from edge.store.optypes import Payload, register
 from edge.store.views import lww_set, same_scope
 
 __all__ = [
+    "STAGES",
+    "Status",
+    "reopen_target",
+    "stage_index",
+    "status_key",
     "HOLD_REASONS",
     "CLOSE_REASONS",
     "TicketAssign",
@@ -31,6 +36,107 @@ __all__ = [
     "find",
     "ticket_row",
 ]
+
+# --- the status lattice and its write rule ---------------------------------------------------------
+STAGES: tuple[str, ...] = (
+    "reported",
+    "triaged",
+    "assigned",
+    "en_route",
+    "on_site",
+    "resolved",
+    "closed",
+    "cancelled",
+)
+"""The ticket stages, in lattice order."""
+
+Status = tuple[int, str]
+"""``(epoch, stage)``; epoch 0 until the first reopen."""
+
+_INDEX = {stage: i for i, stage in enumerate(STAGES)}
+_RESOLVED = _INDEX["resolved"]
+
+
+def stage_index(stage: str) -> int:
+    """The position of ``stage`` in :data:`STAGES`.
+
+    Raises:
+        InvalidTransition: ``stage`` is not a ticket stage.
+    """
+    try:
+        return _INDEX[stage]
+    except (KeyError, TypeError):
+        raise InvalidTransition(f"unknown ticket stage {stage!r}; stages are {', '.join(STAGES)}") from None
+
+
+def _check_status(status: object) -> Status:
+    if not isinstance(status, tuple | list) or len(status) != 2 or type(status[0]) is not int or status[0] < 0:
+        raise InvalidTransition(f"{status!r} is not a ticket status (epoch >= 0, stage)")
+    stage_index(status[1])
+    return (status[0], status[1])
+
+
+def status_key(status: Status) -> tuple[int, int]:
+    """The lattice order of a status: ``(epoch, stage index)``.
+
+    Raises:
+        InvalidTransition: ``status`` is malformed.
+    """
+    epoch, stage = _check_status(status)
+    return (epoch, _INDEX[stage])
+
+
+def _show(status: Status | None) -> str:
+    return "nothing" if status is None else f"{status[1]} (epoch {status[0]})"
+
+
+def _refuse(current: Status | None, target: Status, why: str) -> InvalidTransition:
+    return InvalidTransition(f"ticket status {_show(current)} -> {_show(target)} refused: {why}")
+
+
+def reopen_target(current: Status) -> Status:
+    """The status a reopen of ``current`` writes: ``(epoch + 1, "reported")``."""
+    return (_check_status(current)[0] + 1, "reported")
+
+
+def check_transition(current: Status | None, target: Status) -> None:
+    """The write rule: raise unless a device at ``current`` may write ``target``.
+
+    Args:
+        current: the writer's current status, or None for a ticket not yet reported.
+        target: the status the new op would write.
+
+    Raises:
+        InvalidTransition: the step is not allowed; the message names both statuses and the rule.
+    """
+    target = _check_status(target)
+    t_epoch, t_stage = target
+    if current is None:
+        if target != (0, "reported"):
+            raise _refuse(current, target, "a new ticket starts at reported in epoch 0")
+        return
+    current = _check_status(current)
+    c_epoch, c_stage = current
+    if c_stage == "cancelled":
+        raise _refuse(current, target, "nothing moves out of cancelled")
+    if t_epoch == c_epoch + 1:
+        if t_stage != "reported":
+            raise _refuse(current, target, "a reopen starts the next epoch at reported")
+        if c_stage not in ("resolved", "closed"):
+            raise _refuse(current, target, "a ticket is reopened only from resolved or closed")
+        return
+    if t_epoch != c_epoch:
+        raise _refuse(current, target, f"the epoch must stay {c_epoch}, or be {c_epoch + 1} for a reopen")
+    c_index, t_index = _INDEX[c_stage], _INDEX[t_stage]
+    if t_index == c_index:
+        raise _refuse(current, target, "the ticket is already at that stage")
+    if t_index < c_index:
+        raise _refuse(current, target, "stages only move forward")
+    if t_stage == "closed" and c_stage != "resolved":
+        raise _refuse(current, target, "a ticket is closed only from resolved")
+    if t_stage == "cancelled" and c_index >= _RESOLVED:
+        raise _refuse(current, target, "a ticket is cancelled only before it is resolved")
+
 
 HOLD_REASONS = ("awaiting_parts", "no_access", "awaiting_resident")
 CLOSE_REASONS = ("fixed", "duplicate", "referred", "no_further_action", "unable_to_fix")

@@ -21,12 +21,15 @@ from typing import Any, Literal
 from pydantic import Field
 
 from crdt.op import Op
-from crdt.transfer import STEPS
 from edge.domain.fields import Name, OptShort, Qty, Sku
+from edge.errors import InvalidTransition
 from edge.store.optypes import Payload, register
 from edge.store.views import lww_set
 
 __all__ = [
+    "STEPS",
+    "check_step",
+    "step_index",
     "TransferRequest",
     "TransferStep",
     "TechLend",
@@ -37,6 +40,56 @@ __all__ = [
     "tech_loans",
     "transfer_id",
 ]
+
+# --- the step lattice and its write rule ------------------------------------------------------------
+STEPS: tuple[str, ...] = ("requested", "approved", "declined", "shipped", "arrived")
+"""The transfer steps, in lattice order."""
+
+_INDEX = {step: i for i, step in enumerate(STEPS)}
+_FROM: dict[str, str | None] = {
+    "requested": None,
+    "approved": "requested",
+    "declined": "requested",
+    "shipped": "approved",
+    "arrived": "shipped",
+}
+
+
+def step_index(step: str) -> int:
+    """The position of ``step`` in :data:`STEPS`.
+
+    Raises:
+        InvalidTransition: ``step`` is not a transfer step.
+    """
+    try:
+        return _INDEX[step]
+    except (KeyError, TypeError):
+        raise InvalidTransition(f"unknown transfer step {step!r}; steps are {', '.join(STEPS)}") from None
+
+
+def check_step(current: str | None, target: str) -> None:
+    """The write rule: raise unless a device whose replica is at ``current`` may write ``target``.
+
+    Args:
+        current: the transfer's current step, or None if nothing was written yet.
+        target: the step the new op would write.
+
+    Raises:
+        InvalidTransition: the step is not allowed; the message names both steps and the rule.
+    """
+    step_index(target)
+    if current is not None:
+        step_index(current)
+    need = _FROM[target]
+    if current == need:
+        return
+    shown = "nothing" if current is None else current
+    if need is None:
+        why = "requested is only the first step"
+    else:
+        why = f"{target} is written only from {need}"
+    raise InvalidTransition(f"transfer step {shown} -> {target} refused: {why}")
+
 
 _RANK = {s: i for i, s in enumerate(STEPS)}
 

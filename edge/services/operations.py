@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crdt.status import STAGES
 from edge.domain import people, tickets
+from edge.domain.tickets import STAGES
 from edge.errors import InputError, InvalidTransition, UnknownEntity
 from edge.services import autodispatch
 from edge.services import kpi as _kpi

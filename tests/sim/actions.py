@@ -8,8 +8,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from crdt.status import STAGES
 from edge.domain.fields import CATEGORIES
+from edge.domain.tickets import STAGES
 from edge.node import Node
 from edge.store.views import rights
 
