@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.audit.names import district_origin
+from edge.cli.output import echo
 from edge.errors import EdgeError, InputError
 from edge.node import Node, default_data_dir
 from sync_server.admin import list_devices, revoke
@@ -83,12 +84,12 @@ def cmd_devices(args: argparse.Namespace) -> Any:
         rows = list_devices(node)
     if args.json:
         return rows
-    lines = []
+    table = []
     for d in rows:
         state = "revoked" if d["revoked_from_seq"] is not None else ("QUARANTINED" if d["quarantined"] else "ok")
         heads = ",".join(f"{s}:{n}" for s, n in sorted(d["heads"].items())) or "-"
-        lines.append(f"{d['device']}  {d['community']:<12} {d['role']:<8} {d['name']:<24} {state:<11} {heads}")
-    return "\n".join(lines) if lines else "no devices"
+        table.append({k: d[k] for k in ("device", "community", "role", "name")} | {"state": state, "heads": heads})
+    return table or "no devices"
 
 
 def cmd_revoke(args: argparse.Namespace) -> Any:
@@ -204,11 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2, sort_keys=True))
-    elif isinstance(result, str):
-        print(result)
     else:
-        for k, v in result.items():
-            print(f"{k}: {v}")
+        echo(result)
     return 0
 
 

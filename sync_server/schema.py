@@ -1,8 +1,10 @@
-"""The server's own tables, in the district node's database, as ordered named migrations.
+"""The server's own tables, in the district node's database: the server family of migrations.
 
 They sit next to the node's tables (``edge.store.schema``) in ``edge.sqlite3`` so that accepting an op and
-the server's record of it (nonce, device seen, quarantine) commit in one transaction. They are
-tracked in ``server_migrations``, apart from the node's ``migrations`` and ``user_version``:
+the server's record of it (nonce, device seen, quarantine) commit in one transaction. They run through
+the node's migration runner (``edge.store.db.apply_migrations``) as a family of their own, recorded in
+``server_migrations``, apart from the node's ``migrations`` and ``user_version``; their names start
+with ``s`` so that no name means two things in one file:
 
 - ``tokens``: one-time enrolment tokens, by SHA-256 of the token (the token itself is never stored);
 - ``nonces``: request nonces seen within the timestamp window (survive a restart);
@@ -13,12 +15,14 @@ tracked in ``server_migrations``, apart from the node's ``migrations`` and ``use
 from __future__ import annotations
 
 import sqlite3
-import time
 
-from edge.store.db import write_tx
+from edge.store.db import Family, apply_migrations
 
-__all__ = ["SERVER_MIGRATIONS", "migrate_server"]
+__all__ = ["SERVER_MIGRATIONS", "SERVER_MIGRATIONS_TABLE", "migrate_server", "server_family"]
 
+SERVER_MIGRATIONS_TABLE = "server_migrations"
+
+# Released migrations are never renamed, reordered or removed: databases record them by name.
 SERVER_MIGRATIONS: list[tuple[str, list[str]]] = [
     (
         "s0001_server",
@@ -41,20 +45,15 @@ SERVER_MIGRATIONS: list[tuple[str, list[str]]] = [
 ]
 
 
+def server_family() -> Family:
+    """The server's migrations (``SERVER_MIGRATIONS``), recorded in ``server_migrations``."""
+    return Family("server", SERVER_MIGRATIONS_TABLE, SERVER_MIGRATIONS)
+
+
 def migrate_server(conn: sqlite3.Connection) -> int:
-    """Apply the server migrations not yet recorded; return how many are applied in all."""
-    with write_tx(conn):
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS server_migrations (name TEXT PRIMARY KEY, applied_ms INTEGER NOT NULL)"
-        )
-    for name, statements in SERVER_MIGRATIONS:
-        with write_tx(conn):
-            # Checked inside the write transaction: two processes opening the data at once agree.
-            if conn.execute("SELECT 1 FROM server_migrations WHERE name=?", (name,)).fetchone():
-                continue
-            for sql in statements:
-                conn.execute(sql)
-            conn.execute(
-                "INSERT INTO server_migrations (name, applied_ms) VALUES (?, ?)", (name, int(time.time() * 1000))
-            )
-    return len(SERVER_MIGRATIONS)
+    """Apply the server migrations the database lacks; return how many it has.
+
+    Raises:
+        StoreError: the database has server migrations this program does not know, or one failed.
+    """
+    return apply_migrations(conn, server_family())

@@ -1,4 +1,4 @@
-"""The node's tables, as ordered named migrations (see ``db.migrate``).
+"""The node's tables: the edge family of ordered, named migrations (see ``edge.store.db``).
 
 Three kinds of table:
 - the op log (``ops``, ``streams``, ``evidence``) and local bookkeeping (``meta``, ``flags``): what
@@ -104,7 +104,7 @@ _V1 = [
         posted_ms INTEGER NOT NULL DEFAULT 0, until_ms INTEGER, stamps TEXT NOT NULL DEFAULT '{}')""",
 ]
 
-# Sharing between communities and within one (issue [07]): transfers, lent technicians, tool loans,
+# Sharing between communities and within one: transfers, lent technicians, tool loans,
 # facility bookings.
 _SHARING = [
     """CREATE TABLE transfers (
@@ -126,7 +126,7 @@ _SHARING = [
     """CREATE TABLE booking_cancels (id TEXT PRIMARY KEY, scope TEXT NOT NULL)""",
 ]
 
-# The signed audit log (DESIGN 6, issue [06]): the district's Merkle tree over its op log (one hash per
+# The signed audit log: the district's Merkle tree over its op log (one hash per
 # complete subtree), its signed checkpoints, the witnesses' cosignatures, and the witness keys it knows.
 # Local bookkeeping, not views: a kiosk holds these tables empty.
 _AUDIT = [
@@ -143,6 +143,7 @@ _AUDIT = [
     "CREATE TABLE audit_witnesses (name TEXT PRIMARY KEY, vkey TEXT NOT NULL, added_ms INTEGER NOT NULL)",
 ]
 
+# Released migrations are never renamed, reordered or removed: databases record them by name.
 MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0001_initial", _V1),
     ("0002_sharing", _SHARING),

@@ -12,7 +12,7 @@ import pytest
 from edge import Node, StoreError
 from edge.node import DB_FILE, KEY_FILE
 from edge.store import db as db_module
-from edge.store.db import connect, migrate, schema_version
+from edge.store.db import Family, connect, migrate, schema_version
 from edge.store.schema import MIGRATIONS
 
 
@@ -102,3 +102,16 @@ def test_a_failing_migration_is_rolled_back_and_named(tmp_path: Path, monkeypatc
     assert schema_version(conn) == len(MIGRATIONS)
     assert "half_done" not in tables(conn)
     conn.close()
+
+
+def test_a_database_with_an_edge_migration_the_program_does_not_know_is_refused(current: Node) -> None:
+    current.conn.execute("INSERT INTO migrations (name, applied_ms) VALUES ('0099_future', 0)")
+    path = current.data_dir
+    current.close()
+    with pytest.raises(StoreError, match=r"edge migrations this program does not know \(0099_future\)"):
+        Node.open(path)
+
+
+def test_a_family_that_names_one_migration_twice_is_refused() -> None:
+    with pytest.raises(StoreError, match="twice"):
+        Family("edge", "migrations", [("0001_a", []), ("0001_a", [])])
