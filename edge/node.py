@@ -1,48 +1,36 @@
 """``edge.Node``: the facade the CLI, the kiosk UI and the sync client use; one method per action.
 
-A node lives in a data directory: ``device.key`` (mode 0600) and ``edge.sqlite3``. Every method that
-changes something writes ops through ``Store.tx`` (one ``BEGIN IMMEDIATE`` transaction, rules checked
-inside it) and returns plain dicts; every refusal is an ``EdgeError`` that says what and why.
+A node lives in a data directory: ``device.key`` (mode 0600) and ``edge.sqlite3``. ``Node`` owns the
+lifecycle (init, open, close), status, digest and rebuild; every other method is a thin delegation to
+a domain command (``edge.domain.<domain>``) or a service (``edge.services``) over one
+:class:`~edge.domain.context.Context`. Each command writes its ops through ``Store.tx`` (one
+``BEGIN IMMEDIATE`` transaction, its rules checked inside it) and returns plain dicts; every refusal is
+an ``EdgeError`` that says what and why.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
-from crdt.ids import new_ulid
 from crdt.keys import DeviceKey, device_id
-from edge.domain import modes, notices, people, points, stock, tickets
-from edge.domain.fields import CATEGORIES, UNIT_RE, URGENCIES
-from edge.domain.sharing import Sharing
-from edge.domain.tickets import STAGES, check_transition, reopen_target
-from edge.errors import (
-    AuthFailed,
-    Duplicate,
-    InputError,
-    InsufficientRights,
-    InvalidTransition,
-    NotInitialised,
-    RationExceeded,
-    ScopeForbidden,
-    StoreError,
-    UnknownEntity,
-    UnknownTicket,
-)
-from edge.services.operations import Operations
-from edge.store import Identity, Store, Tx
+from edge.audit import client as audit
+from edge.domain import lending, modes, notices, people, points, stock, tickets, transfers
+from edge.domain.context import Context
+from edge.errors import Duplicate, InputError, NotInitialised
+from edge.services import autodispatch, dispatch_inputs, operations, sla
+from edge.store import Identity, Store
 from edge.store import digest as _digest
 from edge.store.db import write_tx
-from edge.store.views import counter_value, rights
+from edge.types import Balance, DispatchPlan, NodeStatus, StockLevel, Ticket, TicketDetail
 
-__all__ = ["KEY_FILE", "DB_FILE", "Node", "default_data_dir"]
+__all__ = ["DB_FILE", "KEY_FILE", "Node", "default_data_dir"]
 
 KEY_FILE = "device.key"
 DB_FILE = "edge.sqlite3"
-MAX_TEXT = 2000
-DAY_MS = 24 * 3600 * 1000
 
 
 def default_data_dir() -> Path:
@@ -50,40 +38,14 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("LINLI_DATA") or "linli-data")
 
 
-def _text(value: str, what: str, limit: int = MAX_TEXT) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise InputError(f"{what} is empty")
-    if len(value) > limit:
-        raise InputError(f"{what} has {len(value)} characters; the limit is {limit}")
-    return value
-
-
-def _unit(value: str, what: str = "unit") -> str:
-    value = _text(value, what, 32)
-    if not UNIT_RE.fullmatch(value):
-        raise InputError(f"{what} {value!r} may not contain '/', '\\' or control characters")
-    return value
-
-
-def _qty(n: int, what: str = "quantity") -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise InputError(f"{what} {n!r} is not a whole number")
-    if n <= 0:
-        raise InputError(f"{what} must be positive, got {n}")
-    if n > 1_000_000:
-        raise InputError(f"{what} {n} is over the limit of 1,000,000")
-    return n
-
-
-class Node(Sharing, Operations):
+class Node:
     """A community (or district) node over its data directory."""
 
     def __init__(self, data_dir: Path, store: Store) -> None:
         self.data_dir = data_dir
         self.store = store
-        self.community: str = store.ident.community
-        self.role: str = store.ident.role
+        self.ctx = Context.of(store)
+        self.community, self.role, self.dev = self.ctx.community, self.ctx.role, self.ctx.dev
 
     # --- lifecycle ----------------------------------------------------------------------------
     @classmethod
@@ -148,61 +110,29 @@ class Node(Sharing, Operations):
         self.close()
 
     @property
-    def conn(self):  # type: ignore[no-untyped-def]
+    def conn(self) -> sqlite3.Connection:
         return self.store.conn
-
-    @property
-    def dev(self) -> str:
-        return self.store.ident.dev
 
     @property
     def scopes(self) -> list[str]:
         """The scopes this node reads: its community, then the district."""
-        return [self.community] if self.community == "district" else [self.community, "district"]
-
-    def _home(self, scope: str | None) -> str:
-        return scope or self.community
+        return self.ctx.scopes
 
     # --- status, digest, rebuild -------------------------------------------------------------------
     def now_ms(self) -> int:
-        return self.store.wall()
+        return self.ctx.now_ms()
 
     def mode(self) -> str:
-        """The effective mode: ``emergency``, ``offline`` or ``normal``."""
-        return modes.effective_mode(
-            modes.declared_mode(self.conn, self.community),
-            self.store.get("last_sync_ms"),
-            self.now_ms(),
-            bool(self.store.get("server_url")),
-        )
+        """The effective mode: ``emergency``, ``offline`` or ``normal`` (``edge.domain.modes``)."""
+        return modes.current(self.ctx)
 
     def set_mode(
         self, mode: str, reason: str = "", actor: str | None = None, scope: str | None = None
     ) -> dict[str, Any]:
-        """Declare ``normal`` or ``emergency`` in ``scope`` (default this node's) as an op with ``actor``.
+        """Declare ``normal`` or ``emergency`` in ``scope``: ``{scope, mode, declared_by}``."""
+        return modes.set_mode(self.ctx, mode, reason, actor, scope)
 
-        Emergency holds while the community's or the district's latest declaration says so
-        (``edge.domain.modes``); a ``normal`` that could end nothing, because only the district declared the
-        emergency, is refused.
-
-        Raises:
-            InputError: an unknown mode; ScopeForbidden: this device may not write ``scope``, or ending
-            a district-declared emergency from a community scope.
-        """
-        if mode not in ("normal", "emergency"):
-            raise InputError(f"mode {mode!r} is not normal or emergency (offline follows from sync health)")
-        target = self._home(scope)
-        with self.store.tx() as tx:
-            if mode == "normal" and target != "district" and modes.declared_by(tx.conn, target) == ["district"]:
-                d = modes.declarations(tx.conn, target)[-1]
-                raise ScopeForbidden(
-                    f"emergency mode in {target} was declared by the district (actor {d['actor'] or '-'}, "
-                    f"reason {d['reason']!r}); a 'normal' in {target} cannot end it: the district ends it"
-                )
-            tx.emit(target, "mode.set", target, {"mode": mode, "reason": reason}, actor)
-        return {"scope": target, "mode": self.mode(), "declared_by": modes.declared_by(self.conn, self.community)}
-
-    def status(self) -> dict[str, Any]:
+    def status(self) -> NodeStatus:
         """``{device, community, mode, last_sync, pending, clock_skew, audit_alarm, ...}``."""
         pushed = self.store.get("pushed", {})
         pending = 0
@@ -212,25 +142,29 @@ class Node(Sharing, Operations):
                 pending += seq - int(pushed.get(key, 0))
         flags = self.conn.execute("SELECT dev, flag, detail FROM flags").fetchall()
         skew = [{"dev": d, "detail": t} for d, f, t in flags if f == "clock_skew"]
-        return {
-            "device": self.dev,
-            "community": self.community,
-            "role": self.role,
-            "mode": self.mode(),
-            "declared_mode": modes.declared_mode(self.conn, self.community),
-            "mode_declarations": modes.declarations(self.conn, self.community),
-            "last_sync": self.store.get("last_sync_ms"),
-            "last_sync_error": self.store.get("last_sync_error"),
-            "pending": pending,
-            "clock_skew": bool(skew) or bool(self.store.get("clock_offset_alarm")),
-            "clock_skew_devices": skew,
-            "audit_alarm": self.store.get("audit_alarm"),
-            "server": self.store.get("server_url"),
-            "enrolled": bool(self.store.get("server_url")),
-            "ops": self.store.op_count(),
-            "flags": [{"dev": d, "flag": f, "detail": t} for d, f, t in flags],
-            "disk_free_mb": shutil.disk_usage(self.data_dir).free // (1024 * 1024),
-        }
+        return NodeStatus(
+            device=self.dev,
+            community=self.community,
+            role=self.role,
+            mode=self.mode(),
+            declared_mode=modes.declared_mode(self.conn, self.community),
+            mode_declarations=modes.declarations(self.conn, self.community),
+            last_sync=self.store.get("last_sync_ms"),
+            last_sync_error=self.store.get("last_sync_error"),
+            pending=pending,
+            clock_skew=bool(skew) or bool(self.store.get("clock_offset_alarm")),
+            clock_skew_devices=skew,
+            audit_alarm=self.store.get("audit_alarm"),
+            server=self.store.get("server_url"),
+            enrolled=bool(self.store.get("server_url")),
+            ops=self.store.op_count(),
+            flags=[{"dev": d, "flag": f, "detail": t} for d, f, t in flags],
+            disk_free_mb=shutil.disk_usage(self.data_dir).free // (1024 * 1024),
+        )
+
+    def clear_audit_alarm(self, actor: str, *, forget_checkpoint: bool = False) -> dict[str, Any]:
+        """Clear the audit alarm after staff ``actor`` checked it (kept in the alarm history)."""
+        return audit.clear_alarm(self.store, actor, forget_checkpoint=forget_checkpoint)
 
     def digest(self, scope: str | None = None) -> str:
         """Hex SHA-256 of the views (of ``scope``, or all this node holds)."""
@@ -243,31 +177,7 @@ class Node(Sharing, Operations):
             n = _digest.rebuild_views(conn)
         return {"ops": n, "digest": self.digest(), "digest_before": before, "same": before == self.digest()}
 
-    # --- tickets -------------------------------------------------------------------------------
-    def _ticket(self, ref: str) -> dict[str, Any]:
-        t = tickets.find(self.conn, ref, None if self.role == "district" else self.scopes)
-        if t is None:
-            raise UnknownTicket(f"no ticket {ref!r} in community {self.community}")
-        return t
-
-    def _next_code(self, tx: Tx, scope: str) -> str:
-        """A short code ``<community><device>-<n>``, e.g. ``AQX-0042``, that no ticket held has yet.
-
-        The prefix is up to three letters of the community and two of the device id; the number counts
-        the tickets held with that prefix (an index range, not a scan of the log), skipping any taken.
-        """
-        prefix = ("".join(c for c in scope.upper() if c.isalnum())[:3] or "X") + self.dev[:2].upper() + "-"
-        n = int(
-            tx.conn.execute(
-                "SELECT COUNT(*) FROM tickets WHERE code >= ? AND code < ?", (prefix, prefix[:-1] + ".")
-            ).fetchone()[0]
-        )
-        for k in range(n + 1, 2 * n + 2):
-            code = f"{prefix}{k:04d}"
-            if tx.conn.execute("SELECT 1 FROM tickets WHERE code=?", (code,)).fetchone() is None:
-                return code
-        raise StoreError(f"no free ticket code with prefix {prefix} among {n} tickets")
-
+    # --- tickets (edge.domain.tickets) ---------------------------------------------------------------
     def report(
         self,
         unit: str,
@@ -279,159 +189,48 @@ class Node(Sharing, Operations):
         answers: dict[str, bool] | None = None,
         contact: str = "",
         actor: str | None = None,
-    ) -> dict[str, Any]:
-        """Report a repair; triage answers (and a vulnerable household) set the urgency unless given.
+    ) -> Ticket:
+        """Report a repair; triage answers (``edge.services.sla``) and a vulnerable household set the urgency."""
+        return tickets.report(
+            self.ctx,
+            unit,
+            category,
+            text,
+            triage=sla.urgency_from_answers,
+            urgency=urgency,
+            household=household,
+            answers=answers,
+            contact=contact,
+            actor=actor,
+        )
 
-        The urgency follows the triage table of ``edge.services.sla`` (``docs/dispatch.md``): the most urgent of the
-        category's base level and of every question answered yes, raised one level for a vulnerable
-        household.
-
-        Raises:
-            InputError: empty or oversized text, unknown category, urgency or triage question.
-            UnknownEntity: no such household.
-        """
-        unit = _unit(unit)
-        text = _text(text, "description")
-        if category not in CATEGORIES:
-            raise InputError(f"unknown category {category!r}; one of {', '.join(CATEGORIES)}")
-        if urgency is not None and urgency not in URGENCIES:
-            raise InputError(f"urgency {urgency!r} is not one of P1, P2, P3, P4")
-        answers = dict(answers or {})
-        for k, v in answers.items():
-            if not isinstance(v, bool):
-                raise InputError(f"triage answer {k!r} must be yes or no")
-        vulnerable = False
-        if household is not None:
-            hh = people.find_household(self.conn, self.community, household)
-            if hh is None:
-                raise UnknownEntity(f"no household {household!r} in community {self.community}")
-            vulnerable = bool(hh["vulnerable"])
-            if "elderly_alone" in hh["vulnerable"]:
-                answers.setdefault("elderly_alone", True)
-        from edge.services.sla import PlanningError, urgency_from_answers
-
-        try:
-            level = urgency or urgency_from_answers(category, answers, vulnerable)
-        except PlanningError as exc:
-            raise InputError(str(exc)) from None
-        ticket_id = new_ulid(self.now_ms())
-        with self.store.tx() as tx:
-            code = self._next_code(tx, self.community)
-            tx.emit(
-                self.community,
-                "ticket.create",
-                ticket_id,
-                {
-                    "code": code,
-                    "unit": unit,
-                    "category": category,
-                    "urgency": level,
-                    "text": text,
-                    "contact": contact,
-                    "household": household,
-                    "answers": answers,
-                },
-                actor,
-            )
-        return self._ticket(ticket_id)
-
-    def tickets(self, open_only: bool = False, scope: str | None = None) -> list[dict[str, Any]]:
+    def tickets(self, open_only: bool = False, scope: str | None = None) -> list[Ticket]:
         """Tickets of this community (or ``scope``), newest first."""
-        return tickets.list_tickets(self.conn, self._home(scope), open_only)
+        return tickets.list_tickets(self.conn, self.ctx.home(scope), open_only)
 
-    def ticket(self, ref: str) -> dict[str, Any]:
+    def ticket(self, ref: str) -> TicketDetail:
         """One ticket with stage times, notes and live assigns."""
-        t = self._ticket(ref)
-        t["stage_times"] = {f"{e}:{s}": w for (e, s), w in sorted(tickets.stage_times(self.conn, t["id"]).items())}
-        t["notes"] = tickets.notes(self.conn, t["id"])
-        t["assigns"] = [{"op": a[0], "tech": a[1], "wall": a[2]} for a in tickets.live_assigns(self.conn, t["id"])]
-        return t
+        return tickets.detail(self.ctx, ref)
 
-    def advance(self, ref: str, stage: str, *, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
-        """Move a ticket to ``stage`` (or ``reopen``); the write rule of the status lattice applies.
+    def advance(self, ref: str, stage: str, *, reason: str | None = None, actor: str | None = None) -> Ticket:
+        """Move a ticket to ``stage`` (or ``reopen``); the write rule of the status lattice applies."""
+        return tickets.advance(self.ctx, ref, stage, reason=reason, actor=actor)
 
-        Raises:
-            UnknownTicket; InputError: an unknown stage or close reason; InvalidTransition: the lattice's
-            write rule refuses the step (e.g. back from resolved to en_route).
-        """
-        with self.store.tx() as tx:
-            t = self._ticket(ref)
-            self._advance(tx, t, stage, reason, actor)
-        return self._ticket(t["id"])
+    def assign(self, ref: str, tech: str, *, actor: str | None = None, if_unassigned: bool = False) -> Ticket:
+        """Assign a technician; supersedes every live assign this node sees (resolving a conflict)."""
+        return tickets.assign(self.ctx, ref, tech, actor=actor, if_unassigned=if_unassigned)
 
-    def _advance(self, tx: Tx, t: dict[str, Any], stage: str, reason: str | None, actor: str | None) -> None:
-        if stage == "reopen":
-            target = reopen_target((t["epoch"], t["stage"]))
-        elif stage in STAGES:
-            target = (t["epoch"], stage)
-        else:
-            raise InputError(f"unknown stage {stage!r}; one of {', '.join(STAGES)} or reopen")
-        if reason is not None and reason not in tickets.CLOSE_REASONS:
-            raise InputError(f"close reason {reason!r} is not one of {', '.join(tickets.CLOSE_REASONS)}")
-        if target[1] == "closed" and reason is None:
-            reason = "fixed"
-        try:
-            check_transition((t["epoch"], t["stage"]), target)
-        except InvalidTransition as exc:
-            raise InvalidTransition(f"ticket {t['code']}: {exc}") from None
-        data: dict[str, Any] = {"epoch": target[0], "stage": target[1]}
-        if reason is not None and target[1] in ("closed", "cancelled", "resolved"):
-            data["reason"] = reason
-        tx.emit(t["scope"], "ticket.stage", t["id"], data, actor)
+    def comment(self, ref: str, text: str, *, actor: str | None = None) -> TicketDetail:
+        return tickets.comment(self.ctx, ref, text, actor=actor)
 
-    def assign(self, ref: str, tech: str, *, actor: str | None = None, if_unassigned: bool = False) -> dict[str, Any]:
-        """Assign a technician; supersedes every live assign this node sees (resolving a conflict).
-
-        With ``if_unassigned`` (the dispatcher's own assigns) a ticket that has an assignee by the time the
-        transaction starts is refused (``InvalidTransition``) rather than taken from whoever assigned it.
-        """
-        with self.store.tx() as tx:
-            t = self._ticket(ref)
-            if if_unassigned and t["assignee"]:
-                raise InvalidTransition(f"ticket {t['code']} is already assigned to {t['assignee']}; left as it is")
-            if t["stage"] in ("resolved", "closed", "cancelled"):
-                raise InvalidTransition(f"ticket {t['code']} is {t['stage']}; reopen it before assigning")
-            tech_row = self._tech(tech)
-            live = [a[0] for a in tickets.live_assigns(tx.conn, t["id"])]
-            tx.emit(t["scope"], "ticket.assign", t["id"], {"tech": tech_row["id"], "supersedes": live}, actor)
-            if STAGES.index(t["stage"]) < STAGES.index("assigned"):
-                tx.emit(t["scope"], "ticket.stage", t["id"], {"epoch": t["epoch"], "stage": "assigned"}, actor)
-        return self._ticket(t["id"])
-
-    def comment(self, ref: str, text: str, *, actor: str | None = None) -> dict[str, Any]:
-        t = self._ticket(ref)
-        with self.store.tx() as tx:
-            tx.emit(t["scope"], "ticket.comment", t["id"], {"text": _text(text, "comment")}, actor)
-        return self.ticket(t["id"])
-
-    def hold(self, ref: str, reason: str | None, *, actor: str | None = None) -> dict[str, Any]:
+    def hold(self, ref: str, reason: str | None, *, actor: str | None = None) -> Ticket:
         """Put a ticket on hold (``awaiting_parts``, ``no_access``, ``awaiting_resident``) or release it (None)."""
-        t = self._ticket(ref)
-        if reason is not None and reason not in tickets.HOLD_REASONS:
-            raise InputError(f"hold reason {reason!r} is not one of {', '.join(tickets.HOLD_REASONS)}")
-        with self.store.tx() as tx:
-            tx.emit(t["scope"], "ticket.hold", t["id"], {"reason": reason}, actor)
-        return self._ticket(t["id"])
+        return tickets.hold(self.ctx, ref, reason, actor=actor)
 
-    def rate(self, ref: str, rating: int, *, comment: str = "", actor: str | None = None) -> dict[str, Any]:
-        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
-            raise InputError(f"rating {rating!r} is not a whole number from 1 to 5")
-        with self.store.tx() as tx:
-            t = self._ticket(ref)
-            if t["stage"] not in ("resolved", "closed"):
-                raise InvalidTransition(
-                    f"ticket {t['code']} is {t['stage']}; only resolved or closed tickets are rated"
-                )
-            tx.emit(t["scope"], "ticket.rate", t["id"], {"rating": rating, "comment": comment}, actor)
-        return self._ticket(t["id"])
+    def rate(self, ref: str, rating: int, *, comment: str = "", actor: str | None = None) -> Ticket:
+        return tickets.rate(self.ctx, ref, rating, comment=comment, actor=actor)
 
-    # --- stock ----------------------------------------------------------------------------------
-    def _item(self, sku: str) -> dict[str, Any]:
-        item = stock.find_item(self.conn, sku, self.scopes)
-        if item is None:
-            raise UnknownEntity(f"no item with sku {sku!r} in the catalogue")
-        return item
-
+    # --- stock (edge.domain.stock) -------------------------------------------------------------------
     def add_item(
         self,
         sku: str,
@@ -445,26 +244,18 @@ class Node(Sharing, Operations):
         scope: str | None = None,
         actor: str | None = None,
     ) -> dict[str, Any]:
-        target = self._home(scope)
-        with self.store.tx() as tx:
-            if stock.find_item(tx.conn, sku, [target]) is not None:
-                raise Duplicate(f"sku {sku!r} is already in the catalogue of {target}")
-            tx.emit(
-                target,
-                "item.add",
-                sku,
-                {
-                    "sku": sku,
-                    "name_zh": name_zh,
-                    "name_en": name_en,
-                    "kind": kind,
-                    "emergency": emergency,
-                    "ration": ration,
-                    "reorder": reorder,
-                },
-                actor,
-            )
-        return self._item(sku)
+        return stock.add_item(
+            self.ctx,
+            sku,
+            name_zh,
+            name_en,
+            kind=kind,
+            emergency=emergency,
+            ration=ration,
+            reorder=reorder,
+            scope=scope,
+            actor=actor,
+        )
 
     def update_item(
         self,
@@ -478,39 +269,18 @@ class Node(Sharing, Operations):
         reorder: int | None = None,
         actor: str | None = None,
     ) -> dict[str, Any]:
-        """Change the given fields of a catalogue item (e.g. its emergency ration per household per day).
-
-        Raises:
-            UnknownEntity: no such sku; InputError: nothing to change, or a value out of range;
-            ScopeForbidden: a district catalogue item changed from a community node.
-        """
-        item = self._item(sku)
-        wanted = {"name_zh": name_zh, "name_en": name_en, "kind": kind, "emergency": emergency}
-        fields = {k: v for k, v in {**wanted, "ration": ration, "reorder": reorder}.items() if v is not None}
-        if not fields:
-            raise InputError(f"nothing to change for item {sku!r}")
-        if item["scope"] == "district" and self.role != "district":
-            raise ScopeForbidden(
-                f"item {sku!r} is in the district catalogue: the district changes it "
-                "(or add a local item with the same sku, which takes its place here)"
-            )
-        with self.store.tx() as tx:
-            tx.emit(item["scope"], "item.update", sku, fields, actor)
-        return self._item(sku)
+        """Change the given fields of a catalogue item (e.g. its emergency ration per household per day)."""
+        fields = {"name_zh": name_zh, "name_en": name_en, "kind": kind, "emergency": emergency}
+        return stock.update_item(self.ctx, sku, {**fields, "ration": ration, "reorder": reorder}, actor=actor)
 
     def items(self) -> list[dict[str, Any]]:
         return stock.list_items(self.conn, self.scopes)
 
     def receive(
         self, sku: str, qty: int, *, reason: str = "", scope: str | None = None, actor: str | None = None
-    ) -> dict[str, Any]:
+    ) -> StockLevel:
         """Stock in: gives this device the rights to what it received."""
-        qty = _qty(qty)
-        self._item(sku)
-        target = self._home(scope)
-        with self.store.tx() as tx:
-            tx.emit(target, "stock.receive", sku, {"sku": sku, "qty": qty, "reason": reason}, actor)
-        return self._stock_row(sku, target)
+        return stock.receive(self.ctx, sku, qty, reason=reason, scope=scope, actor=actor)
 
     def issue(
         self,
@@ -521,123 +291,35 @@ class Node(Sharing, Operations):
         ticket: str | None = None,
         reason: str = "",
         actor: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> StockLevel:
         """Stock out, within this device's rights; emergency supplies are rationed in emergency mode."""
-        qty = _qty(qty)
-        item = self._item(sku)
-        ticket_id = self._ticket(ticket)["id"] if ticket else None
-        if household is not None and people.find_household(self.conn, self.community, household) is None:
-            raise UnknownEntity(f"no household {household!r} in community {self.community}")
-        with self.store.tx() as tx:
-            held = rights(tx.conn, "stock", self.community, sku, self.dev)
-            if qty > held:
-                total = counter_value(tx.conn, "stock", self.community, sku)
-                raise InsufficientRights(
-                    f"cannot issue {qty} of {sku}: stock is {total}, of which this device may issue {held}"
-                )
-            if item["emergency"] and item["ration"] and modes.declared_mode(tx.conn, self.community) == "emergency":
-                if household is None:
-                    raise InputError(f"{sku} is rationed in emergency mode: name the household")
-                since = self.now_ms() - DAY_MS
-                had = stock.issued_today(tx.conn, self.community, sku, household, since)
-                if had + qty > item["ration"]:
-                    raise RationExceeded(
-                        f"household {household} has had {had} of {sku} in the last 24 h; "
-                        f"the emergency ration is {item['ration']} per day"
-                    )
-            tx.emit(
-                self.community,
-                "stock.issue",
-                sku,
-                {"sku": sku, "qty": qty, "household": household, "ticket": ticket_id, "reason": reason},
-                actor,
-            )
-            if ticket_id is not None:
-                tx.emit(self.community, "ticket.part", ticket_id, {"sku": sku, "qty": qty}, actor)
-        return self._stock_row(sku, self.community)
+        return stock.issue(self.ctx, sku, qty, household=household, ticket=ticket, reason=reason, actor=actor)
 
     def move_stock_rights(
         self, sku: str, qty: int, to_dev: str, *, scope: str | None = None, actor: str | None = None
-    ) -> dict[str, Any]:
+    ) -> StockLevel:
         """Give ``qty`` of this device's stock rights to another device."""
-        target = self._home(scope)
-        qty = _qty(qty)
-        with self.store.tx() as tx:
-            held = rights(tx.conn, "stock", target, sku, self.dev)
-            if qty > held:
-                raise InsufficientRights(f"cannot move {qty} rights of {sku}: this device holds {held}")
-            tx.emit(target, "stock.rights", sku, {"sku": sku, "qty": qty, "to": to_dev}, actor)
-        return self._stock_row(sku, target)
+        return stock.move_rights(self.ctx, sku, qty, to_dev, scope=scope, actor=actor)
 
-    def _stock_row(self, sku: str, scope: str) -> dict[str, Any]:
-        for row in stock.stock_levels(self.conn, scope, self.dev):
-            if row["sku"] == sku:
-                return row
-        return {"sku": sku, "qty": 0, "rights": 0}
-
-    def stock(self, scope: str | None = None) -> list[dict[str, Any]]:
+    def stock(self, scope: str | None = None) -> list[StockLevel]:
         """``[{sku, qty, rights, ...}]``."""
-        return stock.stock_levels(self.conn, self._home(scope), self.dev)
+        return stock.stock_levels(self.conn, self.ctx.home(scope), self.dev)
 
-    # --- points ---------------------------------------------------------------------------------
-    def _household(self, ref: str) -> dict[str, Any]:
-        hh = people.find_household(self.conn, self.community, ref)
-        if hh is None:
-            raise UnknownEntity(f"no household {ref!r} in community {self.community}")
-        return hh
-
-    def award(self, household: str, n: int, reason: str, *, actor: str | None = None) -> dict[str, Any]:
-        n = _qty(n, "points")
-        self._household(household)
-        with self.store.tx() as tx:
-            tx.emit(
-                self.community,
-                "points.award",
-                household,
-                {"household": household, "n": n, "reason": _text(reason, "reason", 200)},
-                actor,
-            )
-        return self.balance(household)
+    # --- points (edge.domain.points) -----------------------------------------------------------------
+    def award(self, household: str, n: int, reason: str, *, actor: str | None = None) -> Balance:
+        return points.award(self.ctx, household, n, reason, actor=actor)
 
     def redeem(
         self, household: str, n: int, reward: str, *, pin: str | None = None, actor: str | None = None
-    ) -> dict[str, Any]:
+    ) -> Balance:
         """Spend points, within this device's rights (a balance never goes negative)."""
-        n = _qty(n, "points")
-        reward = _text(reward, "reward", 200)
-        self._household(household)
-        if pin is not None and not people.check_pin(
-            pin, people.household_pin_hash(self.conn, self.community, household)
-        ):
-            raise AuthFailed(f"wrong PIN for household {household}")
-        with self.store.tx() as tx:
-            held = rights(tx.conn, "points", self.community, household, self.dev)
-            if n > held:
-                bal = counter_value(tx.conn, "points", self.community, household)
-                raise InsufficientRights(
-                    f"household {household} cannot redeem {n} points: "
-                    f"balance {bal}, of which this kiosk may spend {held}"
-                )
-            tx.emit(
-                self.community,
-                "points.redeem",
-                household,
-                {"household": household, "n": n, "reward": reward},
-                actor,
-            )
-        return self.balance(household)
+        return points.redeem(self.ctx, household, n, reward, pin=pin, actor=actor)
 
-    def balance(self, household: str) -> dict[str, Any]:
+    def balance(self, household: str) -> Balance:
         """``{household, balance, spendable_here, history}``."""
-        self._household(household)
-        return {
-            "household": household,
-            "balance": counter_value(self.conn, "points", self.community, household),
-            "spendable_here": rights(self.conn, "points", self.community, household, self.dev),
-            "history": points.history(self.conn, self.community, household),
-        }
+        return points.balance(self.ctx, household)
 
-    # --- people ---------------------------------------------------------------------------------
+    # --- people (edge.domain.people) -----------------------------------------------------------------
     def add_household(
         self,
         unit: str,
@@ -648,43 +330,10 @@ class Node(Sharing, Operations):
         phone: str = "",
         actor: str | None = None,
     ) -> dict[str, Any]:
-        unit = _unit(unit)
-        flags = sorted(set(vulnerable or []))
-        for f in flags:
-            if f not in people.VULNERABLE:
-                raise InputError(f"unknown vulnerability flag {f!r}; one of {', '.join(people.VULNERABLE)}")
-        if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
-            raise InputError("a PIN is 4 to 8 digits")
-        with self.store.tx() as tx:
-            if people.find_household(tx.conn, self.community, unit) is not None:
-                raise Duplicate(f"household {unit!r} already exists in community {self.community}")
-            tx.emit(
-                self.community,
-                "household.add",
-                unit,
-                {
-                    "unit": unit,
-                    "vulnerable": flags,
-                    "pin_hash": people.hash_pin(pin) if pin else None,
-                    "name": name,
-                    "phone": phone,
-                },
-                actor,
-            )
-        return self._household(unit)
+        return people.add_household(self.ctx, unit, vulnerable=vulnerable, pin=pin, name=name, phone=phone, actor=actor)
 
     def households(self) -> list[dict[str, Any]]:
         return people.list_households(self.conn, self.community)
-
-    def _tech(self, ref: str) -> dict[str, Any]:
-        found = people.find_tech(self.conn, ref, self.scopes)
-        if not found:
-            raise UnknownEntity(f"no technician {ref!r}")
-        if len(found) > 1:
-            raise InputError(
-                f"{len(found)} technicians are called {ref!r}; use the id: " + ", ".join(t["id"] for t in found)
-            )
-        return found[0]
 
     def add_tech(
         self,
@@ -699,72 +348,20 @@ class Node(Sharing, Operations):
         home: str | None = None,
         actor: str | None = None,
     ) -> dict[str, Any]:
-        name = _text(name, "technician name", 64)
-        if shared and self.role != "district":
-            raise ScopeForbidden("shared-pool technicians are added by the district")
-        scope = "district" if shared else self.community
-        if tier not in ("core", "certified", "volunteer"):
-            raise InputError(f"tier {tier!r} is not core, certified or volunteer")
-        for c in certs or []:
-            if c not in ("gas", "electrical", "lift"):
-                raise InputError(f"unknown certification {c!r}; one of gas, electrical, lift")
-        if not skills:
-            raise InputError("a technician needs at least one skill")
-        for s in skills:
-            if s not in CATEGORIES:
-                raise InputError(f"unknown skill {s!r}; skills are categories: {', '.join(CATEGORIES)}")
-        tech_id = new_ulid(self.now_ms())
-        with self.store.tx() as tx:
-            if any(t["name"] == name for t in people.list_techs(tx.conn, [scope])):
-                raise Duplicate(f"technician {name!r} already exists in {scope}")
-            tx.emit(
-                scope,
-                "tech.add",
-                tech_id,
-                {
-                    "name": name,
-                    "skills": sorted(set(skills)),
-                    "certs": sorted(set(certs or [])),
-                    "tier": tier,
-                    "home": home or self.community,
-                    "shared": shared,
-                    "pos": list(pos) if pos else None,
-                    "phone": phone,
-                },
-                actor,
-            )
-        return self._tech(tech_id)
+        return people.add_tech(
+            self.ctx, name, skills, tier, certs=certs, shared=shared, pos=pos, phone=phone, home=home, actor=actor
+        )
 
     def techs(self) -> list[dict[str, Any]]:
         return people.list_techs(self.conn, self.scopes)
 
     def tech_status(self, ref: str, status: str, *, actor: str | None = None) -> dict[str, Any]:
-        t = self._tech(ref)
-        if status not in ("available", "busy", "off"):
-            raise InputError(f"status {status!r} is not available, busy or off")
-        with self.store.tx() as tx:
-            tx.emit(t["scope"], "tech.status", t["id"], {"status": status}, actor)
-        return self._tech(t["id"])
+        return people.tech_status(self.ctx, ref, status, actor=actor)
 
     def add_staff(
         self, staff_id: str, pin: str, *, role: str = "staff", name: str = "", actor: str | None = None
     ) -> dict[str, Any]:
-        staff_id = _text(staff_id, "staff id", 64)
-        if not (pin.isdigit() and 4 <= len(pin) <= 8):
-            raise InputError("a PIN is 4 to 8 digits")
-        if role not in ("staff", "manager"):
-            raise InputError(f"role {role!r} is not staff or manager")
-        with self.store.tx() as tx:
-            if people.staff_pin_hash(tx.conn, self.community, staff_id) is not None:
-                raise Duplicate(f"staff id {staff_id!r} already exists")
-            tx.emit(
-                self.community,
-                "staff.add",
-                staff_id,
-                {"pin_hash": people.hash_pin(pin), "role": role, "name": name},
-                actor,
-            )
-        return {"id": staff_id, "role": role, "name": name}
+        return people.add_staff(self.ctx, staff_id, pin, role=role, name=name, actor=actor)
 
     def staff(self) -> list[dict[str, Any]]:
         """Staff accounts of this community: ``[{id, role, name}]`` (never a PIN hash)."""
@@ -772,18 +369,13 @@ class Node(Sharing, Operations):
 
     def staff_login(self, staff_id: str, pin: str) -> dict[str, Any]:
         """Check a staff PIN; returns ``{id, role}``."""
-        found = people.staff_pin_hash(self.conn, self.community, staff_id)
-        if found is None or not people.check_pin(pin, found[0]):
-            raise AuthFailed("unknown staff id or wrong PIN")
-        return {"id": staff_id, "role": found[1]}
+        return people.staff_login(self.ctx, staff_id, pin)
 
     def household_login(self, unit: str, pin: str) -> dict[str, Any]:
         """Check a household PIN; returns the household."""
-        if not people.check_pin(pin, people.household_pin_hash(self.conn, self.community, unit)):
-            raise AuthFailed("unknown household or wrong PIN")
-        return self._household(unit)
+        return people.household_login(self.ctx, unit, pin)
 
-    # --- notices --------------------------------------------------------------------------------
+    # --- notices (edge.domain.notices) ---------------------------------------------------------------
     def post_notice(
         self,
         title_zh: str,
@@ -795,22 +387,107 @@ class Node(Sharing, Operations):
         scope: str | None = None,
         actor: str | None = None,
     ) -> dict[str, Any]:
-        nid = new_ulid(self.now_ms())
-        with self.store.tx() as tx:
-            tx.emit(
-                self._home(scope),
-                "notice.post",
-                nid,
-                {
-                    "title_zh": title_zh,
-                    "title_en": title_en,
-                    "body_zh": body_zh,
-                    "body_en": body_en,
-                    "until_ms": until_ms,
-                },
-                actor,
-            )
-        return {"id": nid}
+        return notices.post_notice(
+            self.ctx, title_zh, title_en, body_zh, body_en, until_ms=until_ms, scope=scope, actor=actor
+        )
 
     def notices(self) -> list[dict[str, Any]]:
         return notices.list_notices(self.conn, self.scopes, self.now_ms())
+
+    # --- transfers and lent technicians (edge.domain.transfers) --------------------------------------
+    def request_transfer(
+        self, sku: str, qty: int, src: str, *, note: str = "", dst: str | None = None, actor: str | None = None
+    ) -> dict[str, Any]:
+        """Ask community ``src`` (or ``district``) for ``qty`` of ``sku``, for this community (or ``dst``)."""
+        return transfers.request_transfer(self.ctx, sku, qty, src, note=note, dst=dst, actor=actor)
+
+    def approve_transfer(self, ref: str, *, note: str = "", actor: str | None = None) -> dict[str, Any]:
+        return transfers.write_step(self.ctx, ref, "approved", note=note, actor=actor)
+
+    def decline_transfer(self, ref: str, *, note: str = "", actor: str | None = None) -> dict[str, Any]:
+        return transfers.write_step(self.ctx, ref, "declined", note=note, actor=actor)
+
+    def ship_transfer(self, ref: str, *, note: str = "", actor: str | None = None) -> dict[str, Any]:
+        return transfers.write_step(self.ctx, ref, "shipped", note=note, actor=actor)
+
+    def arrive_transfer(self, ref: str, *, note: str = "", actor: str | None = None) -> dict[str, Any]:
+        return transfers.write_step(self.ctx, ref, "arrived", note=note, actor=actor)
+
+    def transfers(self, all_communities: bool = False) -> list[dict[str, Any]]:
+        return transfers.list_transfers(self.conn, None if all_communities else self.community)
+
+    def lend_tech(self, tech_id: str, to: str, until_ms: int, *, actor: str | None = None) -> dict[str, Any]:
+        """Lend a shared-pool technician to community ``to`` until ``until_ms`` (district only)."""
+        return transfers.lend_tech(self.ctx, tech_id, to, until_ms, actor=actor)
+
+    def end_tech_loan(self, tech_id: str, *, actor: str | None = None) -> dict[str, Any]:
+        """End a shared technician's loan now (district only): the borrower's dispatcher stops using them."""
+        return transfers.end_tech_loan(self.ctx, tech_id, actor=actor)
+
+    def lent_techs(self) -> dict[str, int]:
+        """Shared technicians lent to this community now: ``{id: until_ms}``."""
+        return transfers.lent_techs(self.conn, self.community, self.now_ms())
+
+    def tech_loans(self) -> list[dict[str, Any]]:
+        """Loans of shared technicians: every loan on the district, those to this community elsewhere."""
+        loans = transfers.tech_loans(self.conn, self.now_ms())
+        return loans if self.role == "district" else [x for x in loans if x["to"] == self.community]
+
+    # --- tools and facilities (edge.domain.lending) --------------------------------------------------
+    def lend_tool(self, sku: str, household: str, days: int = 7, *, actor: str | None = None) -> dict[str, Any]:
+        """Lend a tool to a household (within this device's stock rights), due in ``days``."""
+        return lending.lend_tool(self.ctx, sku, household, days, actor=actor)
+
+    def return_tool(self, loan: str, *, actor: str | None = None) -> dict[str, Any]:
+        return lending.return_tool(self.ctx, loan, actor=actor)
+
+    def loans(self, overdue: bool = False) -> list[dict[str, Any]]:
+        if overdue:
+            return lending.loans(self.conn, self.community, overdue_at=self.now_ms())
+        return lending.loans(self.conn, self.community, open_only=True)
+
+    def book(self, facility: str, slot: str, household: str, *, actor: str | None = None) -> dict[str, Any]:
+        """Book a facility slot (``YYYY-MM-DDTHH:MM``); refused if this node already sees it taken."""
+        return lending.book(self.ctx, facility, slot, household, actor=actor)
+
+    def cancel_booking(self, booking: str, *, reason: str = "", actor: str | None = None) -> dict[str, Any]:
+        """Cancel a booking (a bumped one too); the slot goes to the next booking for it, if any."""
+        return lending.cancel_booking(self.ctx, booking, reason=reason, actor=actor)
+
+    def bookings(self, facility: str | None = None) -> list[dict[str, Any]]:
+        return lending.bookings(self.conn, self.community, facility)
+
+    # --- the dispatcher and KPIs (edge.services) -----------------------------------------------------
+    def propose(self, max_jobs: int = 3) -> list[dict[str, Any]]:
+        """The dispatcher's proposals for open, unassigned tickets: ``[{ticket, tech, cost, ...}]``."""
+        return dispatch_inputs.propose(self.ctx, max_jobs)
+
+    def dispatch_plan(self, max_jobs: int = 3) -> DispatchPlan:
+        """The proposals ``propose`` gives and every open ticket's priority (the dispatch board)."""
+        return dispatch_inputs.plan(self.ctx, max_jobs)
+
+    def apply_dispatch(
+        self, proposals: list[dict[str, Any]] | None = None, *, actor: str = "dispatcher"
+    ) -> list[dict[str, Any]]:
+        """Write the proposals (fresh ones if none given) as assign ops; skips any taken meanwhile."""
+        return dispatch_inputs.apply(self.ctx, proposals, actor=actor)
+
+    def auto_dispatch(self) -> bool:
+        """Whether this node's daemon applies the dispatcher's proposals on its own in emergency mode."""
+        return autodispatch.auto_dispatch(self.store)
+
+    def set_auto_dispatch(self, on: bool) -> dict[str, Any]:
+        """Turn the daemon's own assigning in emergency mode on or off (a setting of this device)."""
+        return autodispatch.set_auto_dispatch(self.store, on)
+
+    def stored_proposals(self) -> dict[str, Any] | None:
+        """The proposals the daemon stored for the staff board: ``{at, mode, proposals, applied}`` or ``None``."""
+        return autodispatch.stored_proposals(self.store)
+
+    def dispatch_round(self, mode: str | None = None) -> autodispatch.DispatchRound:
+        """One round of the daemon's dispatcher in ``mode`` (default the current one)."""
+        return autodispatch.dispatch_round(self.ctx, mode)
+
+    def kpi(self, period: str = "month", *, end_ms: int | None = None, all_scopes: bool = False) -> dict[str, Any]:
+        """KPIs for the last ``period`` (day, week, month, quarter, year) up to ``end_ms`` (now)."""
+        return operations.kpi(self.ctx, period, end_ms=end_ms, all_scopes=all_scopes)

@@ -21,7 +21,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from edge import EdgeError, Node
+from edge import EdgeError, Node, NodeStatus
 
 from .i18n import DEFAULT_LANG, LANGS, other_lang
 from .screens.award import AwardScreen
@@ -114,7 +114,7 @@ class KioskApp(App[int], inherit_bindings=False):
         self._monotonic = monotonic
         self.last_input = monotonic()
         self.staff: dict[str, Any] | None = None
-        self.status_info: dict[str, Any] = node.status()
+        self.status_info: NodeStatus = node.status()
 
     # --- lifecycle -------------------------------------------------------------------------
     def get_default_screen(self) -> Screen[Any]:

@@ -1,16 +1,16 @@
 """The dispatch board's model: open tickets in priority order with SLA countdowns, conflicts and
-the dispatcher's proposals (``edge.services.dispatch``, imported when first needed: it loads scipy).
+the dispatcher's proposals (``Node.dispatch_plan``).
 
 While the kiosk is offline the proposals shown are the ones the daemon's dispatcher stored
-(``Node.stored_proposals``, see ``edge.services.autodispatch``), so staff accept or override exactly what
-``linli-edge run`` proposed; otherwise the board computes its own."""
+(``Node.stored_proposals``), so staff accept or override exactly what ``linli-edge run`` proposed;
+otherwise they are the ones ``Node.propose`` (and ``linli-edge dispatch``) gives now."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from edge import Node
+from edge import Node, Ticket, TicketPriority
 
 from .triage import next_due
 
@@ -21,7 +21,7 @@ __all__ = ["BoardRow", "board_rows", "offline_proposals"]
 class BoardRow:
     """One open ticket on the board."""
 
-    ticket: dict[str, Any]
+    ticket: Ticket
     priority: int
     vulnerable: bool
     assignee_name: str | None
@@ -43,57 +43,28 @@ def offline_proposals(node: Node) -> dict[str, Any] | None:
 
 
 def board_rows(node: Node) -> list[BoardRow]:
-    """Open tickets, highest priority first (then oldest, then code)."""
-    from edge.services.dispatch import DispatchTicket, Technician, dispatch, priority
+    """Open tickets, highest priority first (then oldest, then code).
 
+    Priorities and proposals come from ``Node.dispatch_plan``, the same builder of the dispatcher's
+    inputs ``linli-edge dispatch`` uses, so the board proposes what the CLI proposes (and never a
+    district technician who is not lent to this community).
+    """
     now = node.now_ms()
     open_tickets = node.tickets(open_only=True)
-    vulnerable = {h["id"]: bool(h["vulnerable"]) for h in node.households()}
-    techs = node.techs()
-    names = {t["id"]: str(t["name"]) for t in techs}
-    load: dict[str, int] = {}
-    for t in open_tickets:
-        if t["assignee"]:
-            load[t["assignee"]] = load.get(t["assignee"], 0) + 1
-    planned = [
-        DispatchTicket(
-            id=str(t["id"]),
-            code=str(t["code"]),
-            category=str(t["category"]),
-            urgency=str(t["urgency"]),
-            vulnerable=vulnerable.get(str(t["household"] or ""), False),
-            reported_ms=int(t["reported_ms"] or now),
-            assignee=t["assignee"],
-        )
-        for t in open_tickets
-    ]
-    technicians = [
-        Technician(
-            id=str(h["id"]),
-            name=str(h["name"]),
-            skills=frozenset(h["skills"]),
-            certs=frozenset(h["certs"]),
-            tier=str(h["tier"]),
-            available=(h["status"] or "available") == "available",
-            home=str(h["home"]),
-            position=(int(h["pos"][0]), int(h["pos"][1])) if h["pos"] else None,
-            load=load.get(str(h["id"]), 0),
-        )
-        for h in techs
-    ]
+    names = {t["id"]: str(t["name"]) for t in node.techs()}
+    plan = node.dispatch_plan()
     stored = offline_proposals(node)
-    if stored is not None:
-        proposals = {str(p["ticket_id"]): str(p["tech"]) for p in stored["proposals"]}
-    else:
-        proposals = {p.ticket: p.tech for p in dispatch(planned, technicians, now)}
+    chosen = plan["proposals"] if stored is None else stored["proposals"]
+    proposals = {str(p["ticket_id"]): str(p["tech"]) for p in chosen}
     rows = []
-    for t, d in zip(open_tickets, planned, strict=True):
-        tech = proposals.get(d.id)
+    for t in open_tickets:
+        tech = proposals.get(t["id"])
+        ranked = plan["priorities"].get(t["id"], TicketPriority(priority=0, vulnerable=False))
         rows.append(
             BoardRow(
                 ticket=t,
-                priority=priority(d, now),
-                vulnerable=d.vulnerable,
+                priority=ranked["priority"],
+                vulnerable=ranked["vulnerable"],
                 assignee_name=names.get(t["assignee"]) if t["assignee"] else None,
                 proposal=tech,
                 proposal_name=names.get(tech) if tech else None,

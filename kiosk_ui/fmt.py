@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from edge.domain.people import mask_name, mask_phone
+from edge import mask_name, mask_phone
 
 from .i18n import tr
 

@@ -1,8 +1,9 @@
 """What the report wizard asks and what it promises: triage questions per category, description
 presets, the points reward catalogue and the SLA targets shown to residents and staff.
 
-The urgency rules and target times themselves live in :mod:`edge.services.sla` (DESIGN 1); this module only
-chooses which questions a category needs and turns a ticket's stage into its next due target.
+The urgency rules and target times themselves live in ``edge`` (``urgency_from_answers``, ``target_ms``,
+``remaining``); this module only chooses which questions a category needs and turns a ticket's stage into
+its next due target.
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from edge.services import sla
+from edge import (
+    CATEGORIES,
+    SLA_TARGETS,
+    STAGES,
+    remaining,
+    target_ms,
+    urgency_from_answers,
+)
+from edge import EMERGENCY_NUMBERS as _EMERGENCY_SERVICES
 
 __all__ = [
     "CATEGORIES",
@@ -26,8 +35,7 @@ __all__ = [
     "targets",
 ]
 
-CATEGORIES: tuple[str, ...] = tuple(sla.CATEGORIES)
-EMERGENCY_NUMBERS: tuple[str, ...] = tuple(sla.EMERGENCY_NUMBERS.values())
+EMERGENCY_NUMBERS: tuple[str, ...] = tuple(_EMERGENCY_SERVICES.values())
 LIFE_SAFETY: tuple[str, ...] = ("someone_trapped", "gas_smell", "fire_or_sparking", "water_near_electrics")
 """Questions whose "yes" makes a report P1; asked first in emergency mode, whatever the category."""
 
@@ -64,8 +72,6 @@ REWARDS: tuple[tuple[str, int], ...] = (
 )
 """The redeem catalogue: reward id (catalogue key ``reward.<id>``) and its price in points."""
 
-_STAGE_ORDER = ("reported", "triaged", "assigned", "en_route", "on_site", "resolved", "closed", "cancelled")
-
 
 def questions_for(category: str, emergency: bool = False) -> tuple[str, ...]:
     """The questions to ask for ``category``; in emergency mode the life-safety ones come first."""
@@ -82,12 +88,12 @@ def is_life_safety(answers: Mapping[str, bool]) -> bool:
 
 def predicted_urgency(category: str, answers: Mapping[str, bool], vulnerable: bool) -> str:
     """The urgency ``edge`` will give the report (shown on the confirm step)."""
-    return sla.urgency_from_answers(category, dict(answers), vulnerable)
+    return urgency_from_answers(category, dict(answers), vulnerable)
 
 
 def targets(urgency: str) -> dict[str, int]:
     """Target milliseconds from the report per target (acknowledge, on_site, safe, fixed)."""
-    return {name: sla.target_ms(urgency, name) for name in sla.TARGETS}
+    return {name: target_ms(urgency, name) for name in SLA_TARGETS}
 
 
 def next_due(ticket: Mapping[str, Any], now_ms: int) -> tuple[str, int] | None:
@@ -98,12 +104,12 @@ def next_due(ticket: Mapping[str, Any], now_ms: int) -> tuple[str, int] | None:
     """
     stage = str(ticket.get("stage") or "reported")
     reported = ticket.get("reported_ms")
-    if reported is None or stage not in _STAGE_ORDER or _STAGE_ORDER.index(stage) >= _STAGE_ORDER.index("resolved"):
+    if reported is None or stage not in STAGES or STAGES.index(stage) >= STAGES.index("resolved"):
         return None
-    index = _STAGE_ORDER.index(stage)
-    if index < _STAGE_ORDER.index("triaged"):
+    index = STAGES.index(stage)
+    if index < STAGES.index("triaged"):
         target = "acknowledge"
-    elif index < _STAGE_ORDER.index("on_site"):
+    elif index < STAGES.index("on_site"):
         target = "on_site"
     else:
         target = "fixed"
@@ -111,4 +117,4 @@ def next_due(ticket: Mapping[str, Any], now_ms: int) -> tuple[str, int] | None:
     if ticket.get("hold_reason") == "no_access" and ticket.get("hold_since"):
         paused = max(0, now_ms - int(ticket["hold_since"]))
     urgency = str(ticket.get("urgency") or "P4")
-    return target, sla.remaining(urgency, target, int(reported), now_ms, paused)
+    return target, remaining(urgency, target, int(reported), now_ms, paused)

@@ -1,27 +1,24 @@
 """Offline verification of an audit export (DESIGN 6): what ``linli-edge audit verify`` runs.
 
 Given the export file and the district's public key (obtained independently, e.g. from a notice board),
-``verify_export`` trusts nothing else. It reads the file as a stream of msgpack records under explicit
-limits and checks, naming every failure by the op's log position and ``dev/scope#seq`` or by the
-checkpoint's tree size:
+``verify_export`` trusts nothing else. It reads the file as a stream of msgpack records under explicit limits
+and checks, naming every failure by the op's log position and ``dev/scope#seq`` or by the checkpoint's size:
 
 * the header names the given district key;
-* every op, through ``Store.apply_remote`` into a temporary node that trusts only that key: canonical
-  encoding, a device enrolled by a district-signed ``device.enroll`` op before it, not revoked, allowed
-  to write that scope and type, its signature, its stream's hash chain, its payload;
-* no op appears twice;
-* every checkpoint: the district's signature, sizes increasing, and its root equal to the RFC 9162 root
-  of the first ``size`` op hashes of the export — so each checkpoint also extends the one before
-  (consistency between consecutive checkpoints is implied: both roots are recomputed from one sequence);
+* every op, through ``Store.apply_remote`` into a temporary node that trusts only that key: canonical encoding,
+  a device enrolled by a district-signed ``device.enroll`` op before it, not revoked, allowed to write that scope
+  and type, its signature, its stream's hash chain, its payload; and no op appears twice;
+* every checkpoint: the district's signature, sizes increasing, and its root equal to the RFC 9162 root of the
+  first ``size`` op hashes of the export — so each checkpoint also extends the one before (consistency between
+  consecutive checkpoints is implied: both roots are recomputed from one sequence);
 * every op is covered by a checkpoint; the end record's counts, SHA-256 of the bytes before it, and the
   district's signature of both (so even a changed receive time is caught);
 * cosignatures: verified with the witness keys given (independent witnesses), or with the enrolled key
   of a kiosk or staff device (as trustworthy as the enrolments); others are counted as unverified;
 * checkpoints collected elsewhere (a kiosk's trusted checkpoint, a witness's) must match the export's
   history: a different root for the same size is a fork, a larger size a truncated export;
-* the digest of the rebuilt state, per scope, against any digests given.
-
-The committee summary is ``edge.audit.summary``.
+* the digest of the rebuilt state, per scope, against any digests given (the committee summary of the
+  export is ``edge.audit.summary``).
 """
 
 from __future__ import annotations

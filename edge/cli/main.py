@@ -26,8 +26,12 @@ from edge.cli import share as cli_share
 from edge.cli import sync as cli_sync
 from edge.cli.args import Handler, answer, common_parser, count, csv_list, group, leaf, position, whole
 from edge.cli.output import render
+from edge.domain.fields import URGENCIES
+from edge.domain.people import TECH_STATUSES, TIERS
+from edge.domain.stock import ITEM_KINDS
 from edge.errors import EdgeError, InputError, StoreError
 from edge.node import Node, default_data_dir
+from edge.types import Ticket
 
 __all__ = ["build_parser", "leaf_commands", "main"]
 
@@ -65,7 +69,7 @@ def _rebuild(args: argparse.Namespace, node: Node) -> dict[str, Any]:
     return result
 
 
-def _report(args: argparse.Namespace, node: Node) -> dict[str, Any]:
+def _report(args: argparse.Namespace, node: Node) -> Ticket:
     answers: dict[str, bool] = {}
     for key, value in args.answer or []:
         if key in answers and answers[key] != value:
@@ -95,7 +99,7 @@ def _mode(args: argparse.Namespace, node: Node) -> dict[str, Any]:
     }
 
 
-def _hold(args: argparse.Namespace, node: Node) -> dict[str, Any]:
+def _hold(args: argparse.Namespace, node: Node) -> Ticket:
     reason = None if args.reason.lower() == "none" else args.reason
     return node.hold(args.code, reason, actor=args.actor)
 
@@ -162,7 +166,7 @@ def _ticket_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--unit", required=True, help="the unit (flat) with the problem, e.g. 3-1201")
     p.add_argument("--category", required=True, help="water, electrical, gas, lift, door, fire, structure, ...")
     p.add_argument("--text", required=True, help="what is wrong (up to 2,000 characters)")
-    p.add_argument("--urgency", choices=("P1", "P2", "P3", "P4"), help="set the urgency instead of triage")
+    p.add_argument("--urgency", choices=URGENCIES, help="set the urgency instead of triage")
     p.add_argument("--household", help="the reporting household (its unit string)")
     p.add_argument("--answer", type=answer, action="append", metavar="KEY=yes|no", help="a triage answer")
     p.add_argument("--contact", default="", metavar="PHONE", help="a contact number")
@@ -232,14 +236,14 @@ def _people_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--skills", type=csv_list, required=True, metavar="water,electrical,...")
     p.add_argument("--certs", type=csv_list, default=[], metavar="gas,electrical")
-    p.add_argument("--tier", required=True, choices=("core", "certified", "volunteer"))
+    p.add_argument("--tier", required=True, choices=TIERS)
     p.add_argument("--shared", action="store_true", help="a district shared-pool technician (district only)")
     p.add_argument("--pos", type=position, metavar="X,Y", help="where the technician is based")
     p.add_argument("--phone", default="", help="contact phone")
     leaf(tech, "list", "technicians", common, HANDLERS["tech list"], columns=_TECH_COLS)
     p = leaf(tech, "status", "set a technician's availability", common, HANDLERS["tech status"])
     p.add_argument("tech", metavar="TECH", help="technician id or name")
-    p.add_argument("status", choices=("available", "busy", "off"))
+    p.add_argument("status", choices=TECH_STATUSES)
 
     staff = group(sub, "staff", "staff accounts (PIN login at the kiosk)")
     p = leaf(staff, "add", "add a staff member", common, HANDLERS["staff add"])
@@ -256,7 +260,7 @@ def _catalogue_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("sku", metavar="SKU")
     p.add_argument("--name-zh", required=True, help="Chinese name")
     p.add_argument("--name-en", required=True, help="English name")
-    p.add_argument("--kind", default="part", choices=("part", "supply", "tool"))
+    p.add_argument("--kind", default="part", choices=ITEM_KINDS)
     p.add_argument("--emergency", action="store_true", help="an emergency supply (rationed in emergency mode)")
     p.add_argument("--ration", type=whole, metavar="N", help="units per household per day in emergency mode")
     p.add_argument("--reorder", type=whole, default=0, metavar="N", help="reorder when stock falls to N")
@@ -264,7 +268,7 @@ def _catalogue_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("sku", metavar="SKU")
     p.add_argument("--name-zh", help="Chinese name")
     p.add_argument("--name-en", help="English name")
-    p.add_argument("--kind", choices=("part", "supply", "tool"))
+    p.add_argument("--kind", choices=ITEM_KINDS)
     p.add_argument("--emergency", action=argparse.BooleanOptionalAction, help="an emergency supply (or not)")
     p.add_argument("--ration", type=whole, metavar="N", help="units per household per day in emergency mode")
     p.add_argument("--reorder", type=whole, metavar="N", help="reorder when stock falls to N")

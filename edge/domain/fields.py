@@ -1,9 +1,14 @@
-"""Field types shared by the op payload models (pydantic, strict): bounded text, ids, quantities."""
+"""Field types shared by the op payload models (pydantic, strict): bounded text, ids, quantities, and
+the two vocabularies every domain shares, ticket categories and urgencies.
+
+Each vocabulary is written once, as the ``Literal`` the payload models check; the tuple callers
+iterate (:data:`CATEGORIES`, :data:`URGENCIES`) is read from it with ``typing.get_args``.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, StringConstraints
 
@@ -25,11 +30,13 @@ __all__ = [
     "Urgency",
 ]
 
-CATEGORIES = ("water", "electrical", "gas", "lift", "door", "fire", "structure", "pests", "common", "other")
-URGENCIES = ("P1", "P2", "P3", "P4")
-
 Category = Literal["water", "electrical", "gas", "lift", "door", "fire", "structure", "pests", "common", "other"]
 Urgency = Literal["P1", "P2", "P3", "P4"]
+
+CATEGORIES: tuple[str, ...] = get_args(Category)
+"""Ticket category ids; a technician's skills are categories too."""
+URGENCIES: tuple[str, ...] = get_args(Urgency)
+"""Urgency levels, most urgent first."""
 # Free text a person wrote: a ticket description, a comment, a reason.
 Long = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=2000)]
 Short = Annotated[str, StringConstraints(min_length=1, max_length=200)]

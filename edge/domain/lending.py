@@ -1,4 +1,4 @@
-"""Tool lending and shared-facility bookings in a community scope (issue [07]).
+"""Tool lending and shared-facility bookings in a community scope.
 
 Loans: ``tool.lend`` (a tool, a household, a due date) and ``tool.return``; the stock of the tool
 moves by ``stock.issue``/``stock.receive`` written in the same transaction, so a tool is lent only
@@ -9,6 +9,15 @@ slot while partitioned both write their op; when they merge, the booking with th
 ``(hlc, dev, id)`` keeps the slot (first come, first served, as the clocks saw it) and the other is
 shown as ``bumped``, with a notice to its household. This is decided when reading, from the set of
 booking ops alone, so every replica agrees whatever order the ops arrived in.
+
+Op types (scope: the community), with their merge rule and invariant:
+
+- ``tool.lend``, ``tool.return``: LWW fields of the loan; a loan is open until a return is seen. A
+  tool is lent only within the writing device's stock rights (its ``stock.issue`` is checked and
+  written in the same transaction), so no more tools are out than were on hand.
+- ``booking.make``: a grow-only set of bookings; the slot's holder is the lowest ``(hlc, dev, id)``
+  not cancelled, so exactly one booking per slot is ``confirmed`` on every replica.
+- ``booking.cancel``: a grow-only set of cancelled ids (a cancel is final).
 """
 
 from __future__ import annotations
@@ -18,12 +27,26 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
+from crdt.ids import new_ulid
 from crdt.op import Op
+from edge.domain import inputs, people, stock
+from edge.domain.context import Context
 from edge.domain.fields import Name, OptShort, Sku, Unit
+from edge.errors import InputError, InsufficientRights, InvalidTransition, UnknownEntity
 from edge.store.optypes import Payload, register
-from edge.store.views import lww_set
+from edge.store.views import lww_set, rights
 
-__all__ = ["BookingMake", "ToolLend", "bookings", "loans"]
+__all__ = [
+    "BookingMake",
+    "ToolLend",
+    "book",
+    "bookings",
+    "cancel_booking",
+    "get_loan",
+    "lend_tool",
+    "loans",
+    "return_tool",
+]
 
 Slot = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")]
 
@@ -122,3 +145,95 @@ def bookings(conn: sqlite3.Connection, scope: str, facility: str | None = None) 
             holder[(fac, slot)] = entry
         out.append(entry)
     return out
+
+
+# --- commands ---------------------------------------------------------------------------------
+def _household(ctx: Context, household: str) -> None:
+    if people.find_household(ctx.conn, ctx.community, household) is None:
+        raise UnknownEntity(f"no household {household!r} in community {ctx.community}")
+
+
+def get_loan(ctx: Context, loan: str) -> dict[str, Any]:
+    """A tool loan of this community.
+
+    Raises:
+        UnknownEntity: none.
+    """
+    for entry in loans(ctx.conn, ctx.community):
+        if entry["id"] == loan:
+            return entry
+    raise UnknownEntity(f"no loan {loan!r}")
+
+
+def lend_tool(ctx: Context, sku: str, household: str, days: int = 7, *, actor: str | None = None) -> dict[str, Any]:
+    """Lend a tool to a household (within this device's stock rights), due in ``days``.
+
+    Raises:
+        UnknownEntity: no such tool or household; InputError: ``days`` not 1 to 60;
+        InsufficientRights: this device has none of the tool to lend.
+    """
+    item = stock.find_item(ctx.conn, sku, [ctx.community, "district"])
+    if item is None or item["kind"] != "tool":
+        raise UnknownEntity(f"no tool with sku {sku!r}")
+    _household(ctx, household)
+    if not 1 <= days <= 60:
+        raise InputError(f"a loan lasts 1 to 60 days, not {days}")
+    loan = new_ulid(ctx.now_ms())
+    with ctx.store.tx() as tx:
+        held = rights(tx.conn, "stock", ctx.community, sku, ctx.dev)
+        if held < 1:
+            raise InsufficientRights(f"no {sku} on hand to lend (this device may issue {held})")
+        out = {"sku": sku, "qty": 1, "household": household, "reason": f"loan {loan}"}
+        tx.emit(ctx.community, "stock.issue", sku, out, actor)
+        due = ctx.now_ms() + days * inputs.DAY_MS
+        tx.emit(ctx.community, "tool.lend", loan, {"sku": sku, "household": household, "due_ms": due}, actor)
+    return get_loan(ctx, loan)
+
+
+def return_tool(ctx: Context, loan: str, *, actor: str | None = None) -> dict[str, Any]:
+    """Take a lent tool back into stock.
+
+    Raises:
+        UnknownEntity: no such loan; InvalidTransition: returned already.
+    """
+    entry = get_loan(ctx, loan)
+    if entry["returned_ms"] is not None:
+        raise InvalidTransition(f"loan {loan} was already returned")
+    with ctx.store.tx() as tx:
+        tx.emit(ctx.community, "tool.return", loan, {}, actor)
+        back = {"sku": entry["sku"], "qty": 1, "reason": f"return {loan}"}
+        tx.emit(ctx.community, "stock.receive", entry["sku"], back, actor)
+    return get_loan(ctx, loan)
+
+
+def book(ctx: Context, facility: str, slot: str, household: str, *, actor: str | None = None) -> dict[str, Any]:
+    """Book a facility slot (``YYYY-MM-DDTHH:MM``); refused if this node already sees it taken.
+
+    Raises:
+        UnknownEntity: no such household; InvalidTransition: the slot is taken.
+    """
+    _household(ctx, household)
+    taken = [b for b in bookings(ctx.conn, ctx.community, facility) if b["slot"] == slot and b["status"] == "confirmed"]
+    if taken:
+        raise InvalidTransition(f"{facility} at {slot} is already booked")
+    bid = new_ulid(ctx.now_ms())
+    with ctx.store.tx() as tx:
+        data = {"facility": facility, "slot": slot, "household": household}
+        tx.emit(ctx.community, "booking.make", bid, data, actor)
+    return next(b for b in bookings(ctx.conn, ctx.community) if b["id"] == bid)
+
+
+def cancel_booking(ctx: Context, booking: str, *, reason: str = "", actor: str | None = None) -> dict[str, Any]:
+    """Cancel a booking (a bumped one too); the slot goes to the next booking for it, if any.
+
+    Raises:
+        UnknownEntity: no such booking. InvalidTransition: already cancelled.
+    """
+    found = [b for b in bookings(ctx.conn, ctx.community) if b["id"] == booking]
+    if not found:
+        raise UnknownEntity(f"no booking {booking!r} in community {ctx.community}")
+    if found[0]["status"] == "cancelled":
+        raise InvalidTransition(f"booking {booking} is already cancelled")
+    with ctx.store.tx() as tx:
+        tx.emit(ctx.community, "booking.cancel", booking, {"reason": reason}, actor)
+    return next(b for b in bookings(ctx.conn, ctx.community) if b["id"] == booking)

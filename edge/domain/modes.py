@@ -1,4 +1,4 @@
-"""Operating modes (DESIGN 7): the declared mode per scope is an LWW register written by op.
+"""Operating modes: the declared mode per scope is an LWW register written by op ``mode.set``.
 
 ``normal`` and ``emergency`` are declared by a ``mode.set`` op with its actor: by community staff (the
 kiosk's emergency switch, ``linli-edge mode``) in the community's scope, or by the district in the
@@ -9,7 +9,7 @@ derived from sync health (enrolled, and no successful sync for ``OFFLINE_AFTER_M
 ``mode.set`` written to it (highest ``(hlc, dev)``, as for every LWW field). A community is in
 emergency when *either* its own scope or the ``district`` scope says ``emergency``. So a community's
 staff can end their own declaration but not the district's: ending it would need a ``mode.set`` in
-the ``district`` scope, which only the district may write (``Node.set_mode`` refuses it with a reason),
+the ``district`` scope, which only the district may write (:func:`set_mode` refuses it with a reason),
 and a district-declared end does not end an emergency the community declared itself. The district may
 also write a community's scope, and then its declaration and the community's are one register: the
 later one wins. ``effective_mode`` combines declared and derived: emergency beats offline beats normal.
@@ -18,20 +18,37 @@ later one wins. ``effective_mode`` combines declared and derived: emergency beat
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from crdt.op import Op
+from edge.domain.context import Context
 from edge.domain.fields import OptShort
+from edge.errors import InputError, ScopeForbidden
 from edge.store.optypes import Payload, register
 from edge.store.views import lww_set
 
-__all__ = ["OFFLINE_AFTER_MS", "ModeSet", "declarations", "declared_by", "declared_mode", "effective_mode"]
+__all__ = [
+    "DECLARED_MODES",
+    "OFFLINE_AFTER_MS",
+    "DeclaredMode",
+    "ModeSet",
+    "current",
+    "declarations",
+    "declared_by",
+    "declared_mode",
+    "effective_mode",
+    "set_mode",
+]
 
 OFFLINE_AFTER_MS = 120_000
 
+DeclaredMode = Literal["normal", "emergency"]
+DECLARED_MODES: tuple[str, ...] = get_args(DeclaredMode)
+"""The modes a ``mode.set`` declares (``offline`` is never declared)."""
+
 
 class ModeSet(Payload):
-    mode: Literal["normal", "emergency"]
+    mode: DeclaredMode
     reason: OptShort = ""
 
 
@@ -76,3 +93,39 @@ def effective_mode(declared: str, last_sync_ms: int | None, now_ms: int, enrolle
     if enrolled and (last_sync_ms is None or now_ms - last_sync_ms > OFFLINE_AFTER_MS):
         return "offline"
     return "normal"
+
+
+def current(ctx: Context) -> str:
+    """This node's effective mode: ``emergency``, ``offline`` or ``normal``."""
+    return effective_mode(
+        declared_mode(ctx.conn, ctx.community),
+        ctx.store.get("last_sync_ms"),
+        ctx.now_ms(),
+        bool(ctx.store.get("server_url")),
+    )
+
+
+def set_mode(
+    ctx: Context, mode: str, reason: str = "", actor: str | None = None, scope: str | None = None
+) -> dict[str, Any]:
+    """Declare ``normal`` or ``emergency`` in ``scope`` (default this node's) as an op with ``actor``.
+
+    Returns ``{scope, mode, declared_by}``: the scope written, the effective mode after it, and the
+    scopes whose declaration is emergency.
+
+    Raises:
+        InputError: an unknown mode; ScopeForbidden: this device may not write ``scope``, or ending
+        a district-declared emergency from a community scope.
+    """
+    if mode not in DECLARED_MODES:
+        raise InputError(f"mode {mode!r} is not normal or emergency (offline follows from sync health)")
+    target = ctx.home(scope)
+    with ctx.store.tx() as tx:
+        if mode == "normal" and target != "district" and declared_by(tx.conn, target) == ["district"]:
+            d = declarations(tx.conn, target)[-1]
+            raise ScopeForbidden(
+                f"emergency mode in {target} was declared by the district (actor {d['actor'] or '-'}, "
+                f"reason {d['reason']!r}); a 'normal' in {target} cannot end it: the district ends it"
+            )
+        tx.emit(target, "mode.set", target, {"mode": mode, "reason": reason}, actor)
+    return {"scope": target, "mode": current(ctx), "declared_by": declared_by(ctx.conn, ctx.community)}

@@ -1,4 +1,9 @@
-"""Notices posted by the district or a community (LWW per field; re-posting an id edits it)."""
+"""Notices posted by the district or a community.
+
+Op type ``notice.post`` (scope: the community, or ``district`` for every community): LWW per field,
+so re-posting an id edits it and every replica shows the fields of the latest post. A notice is
+shown until ``until_ms`` (for ever without one).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,14 @@ from typing import Any
 
 from pydantic import Field
 
+from crdt.ids import new_ulid
 from crdt.op import Op
+from edge.domain.context import Context
 from edge.domain.fields import Long, OptShort, Short
 from edge.store.optypes import Payload, register
 from edge.store.views import lww_set
 
-__all__ = ["NoticePost", "list_notices"]
+__all__ = ["NoticePost", "list_notices", "post_notice"]
 
 
 class NoticePost(Payload):
@@ -41,3 +48,22 @@ def list_notices(conn: sqlite3.Connection, scopes: list[str], now_ms: int) -> li
         (*scopes, now_ms),
     )
     return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def post_notice(
+    ctx: Context,
+    title_zh: str,
+    title_en: str,
+    body_zh: str,
+    body_en: str,
+    *,
+    until_ms: int | None = None,
+    scope: str | None = None,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    """Post a notice in ``scope`` (default this community's): ``{id}``."""
+    nid = new_ulid(ctx.now_ms())
+    data = {"title_zh": title_zh, "title_en": title_en, "body_zh": body_zh, "body_en": body_en, "until_ms": until_ms}
+    with ctx.store.tx() as tx:
+        tx.emit(ctx.home(scope), "notice.post", nid, data, actor)
+    return {"id": nid}

@@ -1,22 +1,50 @@
-"""Volunteer points per household: a bounded counter with a ledger (DESIGN 1, 4.1).
+"""Volunteer points per household: a bounded counter with a ledger.
 
-Awarding gives rights to the awarding device, so points earned at a kiosk can be redeemed there
-offline; a redemption is checked against this device's rights in the writing transaction, so a
-balance never goes negative and points are never spent twice across a partition.
+Op types (scope: the community; key: the household), with their merge rule and invariant:
+
+- ``points.award``: a counter increment that gives the awarding device the rights to spend it, so
+  points earned at a kiosk can be redeemed there offline.
+- ``points.redeem``: a decrement within the writing device's rights.
+- ``points.rights``: moves rights from the writing device to another.
+
+A balance is Σaward − Σredeem over every device, the same on every replica whatever order the ops
+arrive in. A balance never goes negative and points are never spent twice across a partition,
+because :func:`redeem` checks the writing device's own rights inside the write transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import Any, TypedDict
 
 from crdt.op import Op
+from edge.domain import inputs, people
+from edge.domain.context import Context
 from edge.domain.fields import EntityId, Qty, Short, Unit
 from edge.domain.stock import ledger
+from edge.errors import AuthFailed, InsufficientRights
 from edge.store.optypes import Payload, register
-from edge.store.views import add_counter
+from edge.store.views import add_counter, counter_value, rights
 
-__all__ = ["PointsAward", "PointsRedeem", "PointsRights", "history"]
+__all__ = [
+    "Balance",
+    "PointsAward",
+    "PointsRedeem",
+    "PointsRights",
+    "award",
+    "balance",
+    "history",
+    "redeem",
+]
+
+
+class Balance(TypedDict):
+    """A household's points: ``balance`` in all, ``spendable_here`` by this device, its ledger."""
+
+    household: str
+    balance: int
+    spendable_here: int
+    history: list[dict[str, Any]]
 
 
 class PointsAward(Payload):
@@ -63,3 +91,52 @@ def history(conn: sqlite3.Connection, scope: str, household: str, limit: int = 5
         (scope, household, limit),
     )
     return [dict(zip(("action", "delta", "reason", "actor", "wall"), r, strict=True)) for r in rows]
+
+
+def balance(ctx: Context, household: str) -> Balance:
+    """``{household, balance, spendable_here, history}``.
+
+    Raises:
+        UnknownEntity: no such household.
+    """
+    people.get_household(ctx, household)
+    return Balance(
+        household=household,
+        balance=counter_value(ctx.conn, "points", ctx.community, household),
+        spendable_here=rights(ctx.conn, "points", ctx.community, household, ctx.dev),
+        history=history(ctx.conn, ctx.community, household),
+    )
+
+
+def award(ctx: Context, household: str, n: int, reason: str, *, actor: str | None = None) -> Balance:
+    """Award ``n`` points; this device may spend them."""
+    n = inputs.qty(n, "points")
+    people.get_household(ctx, household)
+    with ctx.store.tx() as tx:
+        data = {"household": household, "n": n, "reason": inputs.text(reason, "reason", 200)}
+        tx.emit(ctx.community, "points.award", household, data, actor)
+    return balance(ctx, household)
+
+
+def redeem(
+    ctx: Context, household: str, n: int, reward: str, *, pin: str | None = None, actor: str | None = None
+) -> Balance:
+    """Spend points, within this device's rights (a balance never goes negative).
+
+    Raises:
+        AuthFailed: a wrong household PIN; InsufficientRights: more than this device may spend.
+    """
+    n = inputs.qty(n, "points")
+    reward = inputs.text(reward, "reward", 200)
+    people.get_household(ctx, household)
+    if pin is not None and not people.check_pin(pin, people.household_pin_hash(ctx.conn, ctx.community, household)):
+        raise AuthFailed(f"wrong PIN for household {household}")
+    with ctx.store.tx() as tx:
+        held = rights(tx.conn, "points", ctx.community, household, ctx.dev)
+        if n > held:
+            bal = counter_value(tx.conn, "points", ctx.community, household)
+            raise InsufficientRights(
+                f"household {household} cannot redeem {n} points: balance {bal}, of which this kiosk may spend {held}"
+            )
+        tx.emit(ctx.community, "points.redeem", household, {"household": household, "n": n, "reward": reward}, actor)
+    return balance(ctx, household)

@@ -1,32 +1,69 @@
-"""Catalogue items and stock: payload models, merge rules, queries.
+"""Catalogue items and stock: payload models, merge rules, queries and commands.
 
 Items are LWW maps per field, keyed ``(scope, sku)``: the district catalogue lives in scope
-``district``, and a community may add local items in its own scope. Stock per ``(scope, sku)`` is a
-bounded counter (DESIGN 4.1): receiving gives rights to the receiving device, issuing and moving
-rights are checked against this device's rights inside the writing transaction, so stock never goes
-below zero however long devices are partitioned. Every movement is a ledger row (who, when, why).
+``district``, and a community may add local items in its own scope. Every stock movement is a ledger
+row (who, when, why).
+
+Op types, with their merge rule and the invariant each keeps:
+
+- ``item.add``, ``item.update``: LWW per field (highest ``(hlc, dev)`` wins); ``kind`` is one of
+  :data:`ITEM_KINDS`. A community's own item with a sku shadows the district's.
+- ``stock.receive``: a bounded counter's increment; it gives the receiving device the rights to
+  what it received.
+- ``stock.issue``: a decrement within the writing device's rights.
+- ``stock.rights``: moves rights from the writing device to another device.
+
+A counter's value is Σinc − Σdec over every device (ops are applied once each, in any order, so all
+replicas agree); a device's rights are its incs plus the rights moved to it, minus its decs and the
+rights it moved away. Stock never goes negative, however long devices are partitioned, because the
+writer of a ``stock.issue`` or ``stock.rights`` checks its own rights inside the write transaction
+(:func:`issue`, :func:`move_rights`), and no other device can spend them.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, get_args
 
 from pydantic import Field
 
 from crdt.op import Op
+from edge.domain import inputs, modes, people, tickets
+from edge.domain.context import Context
 from edge.domain.fields import EntityId, Name, OptShort, Qty, Sku, Unit
+from edge.errors import Duplicate, InputError, InsufficientRights, RationExceeded, ScopeForbidden, UnknownEntity
 from edge.store.optypes import Payload, register
-from edge.store.views import add_counter, lww_set
+from edge.store.views import add_counter, counter_value, lww_set, rights
 
-__all__ = ["ItemAdd", "StockIssue", "find_item", "list_items", "stock_levels"]
+__all__ = [
+    "ITEM_KINDS",
+    "ItemAdd",
+    "ItemKind",
+    "ItemUpdate",
+    "StockIssue",
+    "StockLevel",
+    "add_item",
+    "find_item",
+    "get_item",
+    "issue",
+    "level",
+    "list_items",
+    "move_rights",
+    "receive",
+    "stock_levels",
+    "update_item",
+]
+
+ItemKind = Literal["part", "supply", "tool"]
+ITEM_KINDS: tuple[str, ...] = get_args(ItemKind)
+"""Kinds of catalogue item (a ``tool`` can be lent to a household)."""
 
 
 class ItemAdd(Payload):
     sku: Sku
     name_zh: Name
     name_en: Name
-    kind: Literal["part", "supply", "tool"] = "part"
+    kind: ItemKind = "part"
     emergency: bool = False
     ration: int | None = Field(default=None, ge=1, le=10_000)
     reorder: int = Field(default=0, ge=0, le=1_000_000)
@@ -35,7 +72,7 @@ class ItemAdd(Payload):
 class ItemUpdate(Payload):
     name_zh: Name | None = None
     name_en: Name | None = None
-    kind: Literal["part", "supply", "tool"] | None = None
+    kind: ItemKind | None = None
     emergency: bool | None = None
     ration: int | None = Field(default=None, ge=1, le=10_000)
     reorder: int | None = Field(default=None, ge=0, le=1_000_000)
@@ -144,31 +181,45 @@ def list_items(conn: sqlite3.Connection, scopes: list[str]) -> list[dict[str, An
     return [seen[k] for k in sorted(seen)]
 
 
-def stock_levels(conn: sqlite3.Connection, scope: str, dev: str) -> list[dict[str, Any]]:
+class StockLevel(TypedDict):
+    """The stock of one sku in a scope: ``qty`` in all, ``rights`` this device may issue, its item."""
+
+    sku: str
+    qty: int
+    rights: int
+    name_zh: str
+    name_en: str
+    kind: str
+    emergency: bool
+    ration: int | None
+    reorder: int
+
+
+def stock_levels(conn: sqlite3.Connection, scope: str, dev: str) -> list[StockLevel]:
     """``[{sku, qty, rights, name_zh, name_en, ...}]`` for every item with stock or a catalogue entry."""
     items = {i["sku"]: i for i in list_items(conn, [scope, "district"])}
     qty = dict(conn.execute("SELECT key, value FROM counters WHERE kind='stock' AND scope=?", (scope,)).fetchall())
-    rights = dict(
+    held = dict(
         conn.execute(
             "SELECT key, inc + moved_in - moved_out - dec FROM counter_rights WHERE kind='stock' AND scope=? AND dev=?",
             (scope, dev),
         ).fetchall()
     )
-    out = []
+    out: list[StockLevel] = []
     for sku in sorted(set(items) | set(qty)):
         item = items.get(sku, {})
         out.append(
-            {
-                "sku": sku,
-                "qty": int(qty.get(sku, 0)),
-                "rights": int(rights.get(sku, 0)),
-                "name_zh": item.get("name_zh", sku),
-                "name_en": item.get("name_en", sku),
-                "kind": item.get("kind", "part"),
-                "emergency": item.get("emergency", False),
-                "ration": item.get("ration"),
-                "reorder": item.get("reorder", 0),
-            }
+            StockLevel(
+                sku=sku,
+                qty=int(qty.get(sku, 0)),
+                rights=int(held.get(sku, 0)),
+                name_zh=item.get("name_zh", sku),
+                name_en=item.get("name_en", sku),
+                kind=item.get("kind", "part"),
+                emergency=item.get("emergency", False),
+                ration=item.get("ration"),
+                reorder=item.get("reorder", 0),
+            )
         )
     return out
 
@@ -184,3 +235,157 @@ def issued_today(conn: sqlite3.Connection, scope: str, sku: str, household: str,
 
 
 __all__ += ["StockReceive", "StockRights", "issued_today", "ledger"]
+
+
+# --- commands ---------------------------------------------------------------------------------
+def get_item(ctx: Context, sku: str) -> dict[str, Any]:
+    """The catalogue item ``sku`` (this community's, else the district's).
+
+    Raises:
+        UnknownEntity: none.
+    """
+    item = find_item(ctx.conn, sku, ctx.scopes)
+    if item is None:
+        raise UnknownEntity(f"no item with sku {sku!r} in the catalogue")
+    return item
+
+
+def add_item(
+    ctx: Context,
+    sku: str,
+    name_zh: str,
+    name_en: str,
+    *,
+    kind: str = "part",
+    emergency: bool = False,
+    ration: int | None = None,
+    reorder: int = 0,
+    scope: str | None = None,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    """Add an item to the catalogue of ``scope`` (default this community's).
+
+    Raises:
+        Duplicate: the sku is in that catalogue already; InputError: a field out of range.
+    """
+    target = ctx.home(scope)
+    with ctx.store.tx() as tx:
+        if find_item(tx.conn, sku, [target]) is not None:
+            raise Duplicate(f"sku {sku!r} is already in the catalogue of {target}")
+        data = {
+            "sku": sku,
+            "name_zh": name_zh,
+            "name_en": name_en,
+            "kind": kind,
+            "emergency": emergency,
+            "ration": ration,
+            "reorder": reorder,
+        }
+        tx.emit(target, "item.add", sku, data, actor)
+    return get_item(ctx, sku)
+
+
+def update_item(ctx: Context, sku: str, fields: dict[str, Any], *, actor: str | None = None) -> dict[str, Any]:
+    """Change the given ``fields`` (those not None) of a catalogue item, e.g. its emergency ration.
+
+    Raises:
+        UnknownEntity: no such sku; InputError: nothing to change, or a value out of range;
+        ScopeForbidden: a district catalogue item changed from a community node.
+    """
+    item = get_item(ctx, sku)
+    fields = {k: v for k, v in fields.items() if v is not None}
+    if not fields:
+        raise InputError(f"nothing to change for item {sku!r}")
+    if item["scope"] == "district" and not ctx.is_district:
+        raise ScopeForbidden(
+            f"item {sku!r} is in the district catalogue: the district changes it "
+            "(or add a local item with the same sku, which takes its place here)"
+        )
+    with ctx.store.tx() as tx:
+        tx.emit(item["scope"], "item.update", sku, fields, actor)
+    return get_item(ctx, sku)
+
+
+def level(ctx: Context, sku: str, scope: str) -> StockLevel:
+    """The stock of ``sku`` in ``scope`` (zero when none was ever received)."""
+    for row in stock_levels(ctx.conn, scope, ctx.dev):
+        if row["sku"] == sku:
+            return row
+    return StockLevel(
+        sku=sku, qty=0, rights=0, name_zh=sku, name_en=sku, kind="part", emergency=False, ration=None, reorder=0
+    )
+
+
+def receive(
+    ctx: Context, sku: str, qty: int, *, reason: str = "", scope: str | None = None, actor: str | None = None
+) -> StockLevel:
+    """Stock in: gives this device the rights to what it received."""
+    qty = inputs.qty(qty)
+    get_item(ctx, sku)
+    target = ctx.home(scope)
+    with ctx.store.tx() as tx:
+        tx.emit(target, "stock.receive", sku, {"sku": sku, "qty": qty, "reason": reason}, actor)
+    return level(ctx, sku, target)
+
+
+def issue(
+    ctx: Context,
+    sku: str,
+    qty: int,
+    *,
+    household: str | None = None,
+    ticket: str | None = None,
+    reason: str = "",
+    actor: str | None = None,
+) -> StockLevel:
+    """Stock out, within this device's rights; emergency supplies are rationed in emergency mode.
+
+    Raises:
+        InsufficientRights: more than this device may issue; RationExceeded: over the household's
+        emergency ration for the last 24 h; InputError: a rationed item without a household.
+    """
+    qty = inputs.qty(qty)
+    item = get_item(ctx, sku)
+    ticket_id = tickets.get(ctx, ticket)["id"] if ticket else None
+    if household is not None and people.find_household(ctx.conn, ctx.community, household) is None:
+        raise UnknownEntity(f"no household {household!r} in community {ctx.community}")
+    with ctx.store.tx() as tx:
+        held = rights(tx.conn, "stock", ctx.community, sku, ctx.dev)
+        if qty > held:
+            total = counter_value(tx.conn, "stock", ctx.community, sku)
+            raise InsufficientRights(
+                f"cannot issue {qty} of {sku}: stock is {total}, of which this device may issue {held}"
+            )
+        if item["emergency"] and item["ration"] and modes.declared_mode(tx.conn, ctx.community) == "emergency":
+            if household is None:
+                raise InputError(f"{sku} is rationed in emergency mode: name the household")
+            since = ctx.now_ms() - inputs.DAY_MS
+            had = issued_today(tx.conn, ctx.community, sku, household, since)
+            if had + qty > item["ration"]:
+                raise RationExceeded(
+                    f"household {household} has had {had} of {sku} in the last 24 h; "
+                    f"the emergency ration is {item['ration']} per day"
+                )
+        data = {"sku": sku, "qty": qty, "household": household, "ticket": ticket_id, "reason": reason}
+        tx.emit(ctx.community, "stock.issue", sku, data, actor)
+        if ticket_id is not None:
+            tx.emit(ctx.community, "ticket.part", ticket_id, {"sku": sku, "qty": qty}, actor)
+    return level(ctx, sku, ctx.community)
+
+
+def move_rights(
+    ctx: Context, sku: str, qty: int, to_dev: str, *, scope: str | None = None, actor: str | None = None
+) -> StockLevel:
+    """Give ``qty`` of this device's stock rights to another device.
+
+    Raises:
+        InsufficientRights: this device holds fewer rights than ``qty``.
+    """
+    target = ctx.home(scope)
+    qty = inputs.qty(qty)
+    with ctx.store.tx() as tx:
+        held = rights(tx.conn, "stock", target, sku, ctx.dev)
+        if qty > held:
+            raise InsufficientRights(f"cannot move {qty} rights of {sku}: this device holds {held}")
+        tx.emit(target, "stock.rights", sku, {"sku": sku, "qty": qty, "to": to_dev}, actor)
+    return level(ctx, sku, target)

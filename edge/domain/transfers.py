@@ -1,4 +1,4 @@
-"""Cross-community sharing in the district scope: stock transfers and lent technicians (DESIGN 4, 5).
+"""Cross-community sharing in the district scope: stock transfers and lent technicians.
 
 A transfer's id names its two communities, ``"<from>><to>:<ulid>"``, so that who may write each
 step is decided from the op alone (see ``optypes`` guards): the needing community requests, the
@@ -11,38 +11,59 @@ kept. Stock itself moves by ordinary counter ops in the communities' own scopes,
 same transaction as the step: shipping is a ``stock.issue`` in the holder's scope within its rights,
 arriving a ``stock.receive`` in the receiver's scope. So a district-scope op never touches a
 community's counters, and no community ever holds another's scope.
+
+Op types (scope ``district``), with their merge rule and invariant:
+
+- ``transfer.request`` (sku, qty, ends, note as LWW fields) and ``transfer.approve``, ``.decline``,
+  ``.ship``, ``.arrive``: the step is a max-register over :data:`STEPS`; the writer checks
+  :func:`check_step` and the op guard checks the writing community is the side that owns the step.
+  Shipping checks the holder's own stock rights inside the write transaction, so a transfer never
+  ships stock the holder cannot issue.
+- ``tech.lend`` (district only): the loan of a shared technician, an LWW register ``(to, until_ms)``
+  per technician; a technician is lent to one community at a time because the district checks the
+  current loan inside the write transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field
 
+from crdt.ids import new_ulid
 from crdt.op import Op
+from edge.domain import inputs, people, stock
+from edge.domain.context import Context
 from edge.domain.fields import Name, OptShort, Qty, Sku
-from edge.errors import InvalidTransition
-from edge.store.optypes import Payload, register
-from edge.store.views import lww_set
+from edge.errors import InputError, InsufficientRights, InvalidTransition, ScopeForbidden, UnknownEntity
+from edge.store.optypes import GuardFn, Payload, register
+from edge.store.views import counter_value, lww_set, rights
 
 __all__ = [
     "STEPS",
-    "check_step",
-    "step_index",
+    "Step",
+    "TechLend",
     "TransferRequest",
     "TransferStep",
-    "TechLend",
+    "check_step",
+    "end_tech_loan",
     "find_transfer",
-    "list_transfers",
+    "get_transfer",
+    "lend_tech",
     "lent_techs",
+    "list_transfers",
     "parse_transfer_id",
+    "request_transfer",
+    "step_index",
     "tech_loans",
     "transfer_id",
+    "write_step",
 ]
 
 # --- the step lattice and its write rule ------------------------------------------------------------
-STEPS: tuple[str, ...] = ("requested", "approved", "declined", "shipped", "arrived")
+Step = Literal["requested", "approved", "declined", "shipped", "arrived"]
+STEPS: tuple[str, ...] = get_args(Step)
 """The transfer steps, in lattice order."""
 
 _INDEX = {step: i for i, step in enumerate(STEPS)}
@@ -129,7 +150,7 @@ def _writer(step: str) -> Literal["src", "dst"]:
     return "dst" if step in ("requested", "arrived") else "src"
 
 
-def _guard_for(step: str):  # type: ignore[no-untyped-def]
+def _guard_for(step: str) -> GuardFn:
     def guard(scope: str, obj: str, payload: Any, community: str, role: str) -> str | None:
         ends = parse_transfer_id(obj)
         if ends is None:
@@ -247,3 +268,129 @@ def tech_loans(conn: sqlite3.Connection, now_ms: int) -> list[dict[str, Any]]:
         {"tech": str(t), "name": str(n), "to": str(d), "until_ms": int(u), "active": int(u) > now_ms}
         for t, n, d, u in rows
     ]
+
+
+# --- commands ---------------------------------------------------------------------------------
+TYPE_OF_STEP = {v: k for k, v in STEP_OF_TYPE.items()}
+
+
+def get_transfer(ctx: Context, ref: str) -> dict[str, Any]:
+    """A transfer by id or ULID suffix.
+
+    Raises:
+        UnknownEntity: none.
+    """
+    t = find_transfer(ctx.conn, ref)
+    if t is None:
+        raise UnknownEntity(f"no transfer {ref!r}")
+    return t
+
+
+def request_transfer(
+    ctx: Context, sku: str, qty: int, src: str, *, note: str = "", dst: str | None = None, actor: str | None = None
+) -> dict[str, Any]:
+    """Ask community ``src`` (or ``district``) for ``qty`` of ``sku``, for this community (or ``dst``)."""
+    dst = dst or ctx.community
+    if src == dst:
+        raise InputError(f"a transfer needs two different communities, got {src} -> {dst}")
+    if stock.find_item(ctx.conn, sku, [dst, "district", src]) is None:
+        raise UnknownEntity(f"no item with sku {sku!r} in the catalogue")
+    tid = transfer_id(src, dst, new_ulid(ctx.now_ms()))
+    with ctx.store.tx() as tx:
+        data = {"sku": sku, "qty": qty, "src": src, "dst": dst, "note": note}
+        tx.emit("district", "transfer.request", tid, data, actor)
+    return get_transfer(ctx, tid)
+
+
+def write_step(ctx: Context, ref: str, target: str, *, note: str = "", actor: str | None = None) -> dict[str, Any]:
+    """Write step ``target`` (approved, declined, shipped, arrived) of a transfer, with its stock movement.
+
+    Approving checks the holder has the stock; shipping issues it within this device's rights in the
+    holder's scope, arriving receives it in the needing community's scope, in the same transaction.
+
+    Raises:
+        ScopeForbidden: the step belongs to the other community; InvalidTransition: not the next step;
+        InsufficientRights: not enough stock (or rights) to approve or ship.
+    """
+    type_name = TYPE_OF_STEP[target]
+    t = get_transfer(ctx, ref)
+    side = t["dst"] if _writer(target) == "dst" else t["src"]
+    if not ctx.is_district and side != ctx.community:
+        raise ScopeForbidden(f"transfer step {target} belongs to community {side!r}, not {ctx.community!r}")
+    try:
+        check_step(t["step"], target)
+    except InvalidTransition as exc:
+        raise InvalidTransition(f"transfer {t['id']}: {exc}") from None
+    moved = {"sku": t["sku"], "qty": t["qty"], "reason": f"transfer {t['id']}"}
+    with ctx.store.tx() as tx:
+        if target == "approved":
+            avail = counter_value(tx.conn, "stock", t["src"], t["sku"])
+            if avail < t["qty"]:
+                raise InsufficientRights(f"cannot approve {t['qty']} of {t['sku']}: community {t['src']} has {avail}")
+        if target == "shipped":
+            held = rights(tx.conn, "stock", t["src"], t["sku"], ctx.dev)
+            if held < t["qty"]:
+                total = counter_value(tx.conn, "stock", t["src"], t["sku"])
+                raise InsufficientRights(
+                    f"cannot ship {t['qty']} of {t['sku']}: stock {total}, of which this device may issue "
+                    f"{held}; the request can no longer be met"
+                )
+            tx.emit(t["src"], "stock.issue", t["sku"], moved, actor)
+        if target == "arrived":
+            tx.emit(t["dst"], "stock.receive", t["sku"], moved, actor)
+        tx.emit("district", type_name, t["id"], {"note": note}, actor)
+    return get_transfer(ctx, t["id"])
+
+
+def _shared_tech(ctx: Context, tech_id: str) -> dict[str, Any]:
+    if not ctx.is_district:
+        raise ScopeForbidden(f"shared technicians are lent by the district, not by community {ctx.community!r}")
+    found = [t for t in people.list_techs(ctx.conn, ["district"]) if tech_id in (t["id"], t["name"])]
+    if len(found) != 1:
+        raise UnknownEntity(f"no single shared-pool technician {tech_id!r} (see 'linli-edge tech list')")
+    return found[0]
+
+
+def lend_tech(ctx: Context, tech_id: str, to: str, until_ms: int, *, actor: str | None = None) -> dict[str, Any]:
+    """Lend a shared-pool technician to community ``to`` until ``until_ms`` (district only).
+
+    A technician is lent to one community at a time: lending one that is lent elsewhere is refused
+    until that loan ends (:func:`end_tech_loan`); lending again to the same community changes the end.
+
+    Raises:
+        UnknownEntity: no such shared technician. InputError: an end in the past, or ``to`` is the
+        district. InvalidTransition: lent to another community now. ScopeForbidden: not the district.
+    """
+    tech = _shared_tech(ctx, tech_id)
+    now = ctx.now_ms()
+    if until_ms <= now:
+        raise InputError(f"a loan must end in the future: {until_ms} is not after now ({now})")
+    if until_ms > now + 366 * inputs.DAY_MS:
+        raise InputError(f"a loan lasts at most a year; {until_ms} is {(until_ms - now) // inputs.DAY_MS} days away")
+    if to == "district" or not to:
+        raise InputError(f"a technician is lent to a community, not to {to!r}")
+    with ctx.store.tx() as tx:
+        current = [x for x in tech_loans(tx.conn, now) if x["tech"] == tech["id"] and x["active"]]
+        if current and current[0]["to"] != to:
+            raise InvalidTransition(
+                f"technician {tech['name']} is lent to {current[0]['to']} until {current[0]['until_ms']}; "
+                "end that loan first"
+            )
+        tx.emit("district", "tech.lend", tech["id"], {"to": to, "until_ms": until_ms}, actor)
+    return {"tech": tech["id"], "name": tech["name"], "to": to, "until_ms": until_ms, "active": True}
+
+
+def end_tech_loan(ctx: Context, tech_id: str, *, actor: str | None = None) -> dict[str, Any]:
+    """End a shared technician's loan now (district only): the borrower's dispatcher stops using them.
+
+    Raises:
+        UnknownEntity: no such shared technician. InvalidTransition: not lent now.
+    """
+    tech = _shared_tech(ctx, tech_id)
+    now = ctx.now_ms()
+    with ctx.store.tx() as tx:
+        current = [x for x in tech_loans(tx.conn, now) if x["tech"] == tech["id"] and x["active"]]
+        if not current:
+            raise InvalidTransition(f"technician {tech['name']} is not lent to any community now")
+        tx.emit("district", "tech.lend", tech["id"], {"to": current[0]["to"], "until_ms": now}, actor)
+    return {"tech": tech["id"], "name": tech["name"], "to": current[0]["to"], "until_ms": now, "active": False}

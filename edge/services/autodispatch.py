@@ -1,10 +1,10 @@
-"""The daemon's dispatcher rounds (DESIGN 7): propose while offline, assign on its own in emergency.
+"""The daemon's dispatcher rounds: propose while offline, assign on its own in emergency.
 
 ``linli-edge run`` calls :func:`dispatch_round` after every sync attempt, with the mode that attempt
 left the node in:
 
 - ``normal``: nothing; the district is reachable and staff dispatch from the board, which computes
-  its own suggestions. Proposals stored earlier are cleared.
+  the same proposals (``edge.services.dispatch_inputs``). Proposals stored earlier are cleared.
 - ``offline``: the dispatcher's proposals for the open, unassigned tickets are stored in the node's
   meta under ``dispatch_proposals`` as ``{at, mode, proposals, applied}`` (``at``: when this set was
   first proposed). The kiosk's dispatch board shows them; staff accept or override them.
@@ -22,10 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from edge.domain import modes
+from edge.domain.context import Context
+from edge.services import dispatch_inputs
 from edge.store.db import write_tx
 
 if TYPE_CHECKING:
-    from edge.node import Node
     from edge.store import Store
 
 __all__ = [
@@ -95,20 +97,20 @@ def _store(store: Store, value: dict[str, Any] | None) -> bool:
         return not same
 
 
-def dispatch_round(node: Node, mode: str | None = None) -> DispatchRound:
-    """Run the dispatcher for ``mode`` (default ``node.mode()``) as the module docstring says.
+def dispatch_round(ctx: Context, mode: str | None = None) -> DispatchRound:
+    """Run the dispatcher for ``mode`` (default the node's effective mode) as the module docstring says.
 
     Raises:
         EdgeError: the dispatcher's input is malformed (``PlanningError``) or a write failed.
     """
-    mode = node.mode() if mode is None else mode
+    mode = modes.current(ctx) if mode is None else mode
     if mode not in ("offline", "emergency"):
-        return DispatchRound(mode, stored=_store(node.store, None))
-    proposals = node.propose()
+        return DispatchRound(mode, stored=_store(ctx.store, None))
+    proposals = dispatch_inputs.propose(ctx)
     applied: list[dict[str, Any]] = []
-    if mode == "emergency" and proposals and auto_dispatch(node.store):
-        applied = node.apply_dispatch(proposals, actor=DISPATCHER)
+    if mode == "emergency" and proposals and auto_dispatch(ctx.store):
+        applied = dispatch_inputs.apply(ctx, proposals, actor=DISPATCHER)
         done = set(_pairs(applied))
         proposals = [p for p in proposals if (str(p["ticket_id"]), str(p["tech"])) not in done]
-    value = {"at": node.now_ms(), "mode": mode, "proposals": proposals, "applied": applied}
-    return DispatchRound(mode, proposals, applied, stored=_store(node.store, value))
+    value = {"at": ctx.now_ms(), "mode": mode, "proposals": proposals, "applied": applied}
+    return DispatchRound(mode, proposals, applied, stored=_store(ctx.store, value))

@@ -1,6 +1,6 @@
 """The dispatcher: open tickets, technicians and the clock in, proposed assignments out (DESIGN 7).
 
-A pure, deterministic function: no I/O, no randomness, nothing else of ``edge`` imported; the caller
+A pure, deterministic function: no I/O, no randomness, of ``edge`` only the vocabularies imported; the caller
 turns the store's views into :class:`DispatchTicket` and :class:`Technician` and the proposals into
 assign ops. Weights are documented in ``docs/dispatch.md`` and held by :class:`Weights`.
 
@@ -49,6 +49,7 @@ from typing import Final
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from edge.domain.people import TIERS
 from edge.services.sla import CATEGORIES, URGENCIES, PlanningError, target_ms
 
 __all__ = [
@@ -67,9 +68,6 @@ __all__ = [
     "priority",
     "required_skill",
 ]
-
-TIERS: Final = ("core", "certified", "volunteer")
-"""Technician tiers: core contractor, certified part-timer, resident volunteer."""
 
 CERTIFIED_CATEGORIES: Final = frozenset({"gas", "electrical"})
 """Categories whose work needs the certification of the same name."""

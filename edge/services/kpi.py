@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from edge.domain.tickets.rules import HOLD_REASONS, STAGES
 from edge.services.sla import URGENCIES, PlanningError, target_ms
 
 __all__ = [
@@ -43,13 +44,10 @@ __all__ = [
     "nearest_rank",
 ]
 
-STAGES: Final = ("reported", "triaged", "assigned", "en_route", "on_site", "resolved", "closed", "cancelled")
-"""Ticket stages in lattice order (DESIGN 4)."""
-
 RESIDENT_HOLDS: Final = frozenset({"no_access", "awaiting_resident"})
-"""Hold reasons the resident causes: the SLA clock pauses only for these."""
+"""Hold reasons (of ``HOLD_REASONS``) the resident causes: the SLA clock pauses only for these."""
 
-_HOLD_REASONS: Final = frozenset({"awaiting_parts", *RESIDENT_HOLDS})
+_HOLD_REASONS: Final = frozenset(HOLD_REASONS)
 _OPEN: Final = 2**62
 _RANK: Final = {s: i for i, s in enumerate(STAGES)}
 _MEASURED: Final = (

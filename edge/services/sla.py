@@ -8,8 +8,9 @@ same as P2, because a life-safety job may not be given longer than an emergency 
 Every time is an integer number of milliseconds. Clocks pause only while a ticket is on hold for a
 reason the resident causes; callers pass the paused milliseconds to :func:`remaining`.
 
-This module, :mod:`edge.services.dispatch` and :mod:`edge.services.kpi` are pure (no I/O, nothing else of ``edge``
-imported) and share one error class, :class:`PlanningError`.
+This module, :mod:`edge.services.dispatch` and :mod:`edge.services.kpi` are pure (no I/O; of ``edge`` they
+import only the vocabularies of ``edge.domain`` and the errors) and share one error class,
+:class:`PlanningError`. The urgencies and categories are defined once, in ``edge.domain.fields``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from edge.domain.fields import CATEGORIES, URGENCIES
 from edge.errors import InputError
 
 __all__ = [
@@ -41,12 +43,6 @@ __all__ = [
 MINUTE: Final = 60_000
 HOUR: Final = 60 * MINUTE
 DAY: Final = 24 * HOUR
-
-URGENCIES: Final = ("P1", "P2", "P3", "P4")
-"""Urgency levels, most urgent first."""
-
-CATEGORIES: Final = ("water", "electrical", "gas", "lift", "door", "fire", "structure", "pests", "common", "other")
-"""Ticket category ids (DESIGN 1)."""
 
 TARGETS: Final = ("acknowledge", "on_site", "safe", "fixed")
 """The timed targets of every urgency, in the order they fall due."""

@@ -1,20 +1,17 @@
 """Sync and health: mode, last sync, pending ops, clock skew, audit alarm, disk free and more, from
 ``Node.status()`` (refreshed with the status bar; the sync daemon writes into the same database).
 
-While an audit alarm stands (``edge.audit.client``: the district's checkpoint or proofs failed, DESIGN 6)
+While an audit alarm stands (the district's checkpoint or proofs failed)
 the node refuses to sync; the screen shows its code and reason and lets the signed-in staff member clear
 it once they have checked it (recorded with their id in the alarm history)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Label
 
-from edge import EdgeError
-from edge.audit.client import clear_alarm
+from edge import EdgeError, NodeStatus
 
 from .. import fmt
 from .base import KioskScreen
@@ -30,7 +27,7 @@ def audit_text(alarm: object) -> str:
     return f"{alarm.get('code', '?')}: {alarm.get('reason', '')}{server}"
 
 
-def health_rows(screen: KioskScreen, st: dict[str, Any]) -> list[tuple[str, str, bool]]:
+def health_rows(screen: KioskScreen, st: NodeStatus) -> list[tuple[str, str, bool]]:
     """``(label, value, alarm)`` rows for a ``Node.status()`` dict."""
     t = screen.t
     now = screen.node.now_ms()
@@ -85,13 +82,13 @@ class HealthScreen(KioskScreen):
         if event.button.id != "clear-audit":
             return
         event.stop()
-        if not self.node.store.get("audit_alarm"):  # cleared meanwhile (the CLI, another screen)
+        if not self.node.status()["audit_alarm"]:  # cleared meanwhile (the CLI, another screen)
             self.kiosk.refresh_status()
             await self.rebuild()
             return
         actor = self.actor() or ""
         try:
-            clear_alarm(self.node.store, actor)
+            self.node.clear_audit_alarm(actor)
         except EdgeError as exc:
             self.refuse(exc)
             return

@@ -6,21 +6,17 @@ resolved or closed ticket that has no rating yet can be rated 1-5 here.
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label
 
-from edge import EdgeError
+from edge import STAGES, EdgeError, TicketDetail
 
 from .. import fmt
 from ..widgets import KeyPad
 from .base import KioskScreen
 
 __all__ = ["LookupScreen"]
-
-_STAGES = ("reported", "triaged", "assigned", "en_route", "on_site", "resolved", "closed", "cancelled")
 
 
 class LookupScreen(KioskScreen):
@@ -32,7 +28,7 @@ class LookupScreen(KioskScreen):
         super().__init__()
         if code:
             self.values["code"] = code
-        self.ticket: dict[str, Any] | None = None
+        self.ticket: TicketDetail | None = None
 
     def prefixes(self) -> list[str]:
         """Code prefixes of this community's tickets (keypad keys, so codes can be typed by touch)."""
@@ -53,7 +49,7 @@ class LookupScreen(KioskScreen):
             return
         yield from self._compose_ticket(self.ticket)
 
-    def _compose_ticket(self, t: dict[str, Any]) -> ComposeResult:
+    def _compose_ticket(self, t: TicketDetail) -> ComposeResult:
         tz = self.kiosk.tz
         tech = "-"
         if t.get("assignee"):
@@ -76,7 +72,7 @@ class LookupScreen(KioskScreen):
             yield Label(self.t("lookup.times"), classes="section")
             times = sorted(
                 (
-                    (int(k.split(":")[0]), _STAGES.index(k.split(":")[1]), k.split(":")[1], w)
+                    (int(k.split(":")[0]), STAGES.index(k.split(":")[1]), k.split(":")[1], w)
                     for k, w in t["stage_times"].items()
                 ),
             )

@@ -1,6 +1,6 @@
 """Report a repair: category grid -> unit -> yes/no triage -> description -> confirm -> short code.
 
-The triage answers set the urgency (``edge.services.sla``); a registered vulnerable household is raised one
+The triage answers set the urgency (``edge.urgency_from_answers``); a registered vulnerable household is raised one
 level. The last step shows the ticket's short code and the target times for its urgency; a P1
 report shows the emergency numbers 110 / 119 / 120 on the confirm and final steps. Nothing is
 written until the resident confirms.
@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
-from edge import EdgeError
+from edge import EdgeError, Ticket
 
 from .. import fmt
 from ..triage import CATEGORIES, PRESETS, is_life_safety, predicted_urgency, questions_for, targets
@@ -46,7 +46,7 @@ class ReportScreen(KioskScreen):
         """Answers known from the registered household (not asked again)."""
         self.question = 0
         self.text = ""
-        self.ticket: dict[str, Any] | None = None
+        self.ticket: Ticket | None = None
 
     # --- state -----------------------------------------------------------------------------
     @property

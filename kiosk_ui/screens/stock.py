@@ -3,14 +3,12 @@ against a ticket). ``edge`` refuses an issue beyond this kiosk's rights or beyon
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Label
 
-from edge import EdgeError
+from edge import EdgeError, StockLevel
 
 from .base import KioskScreen
 
@@ -25,7 +23,7 @@ class StockScreen(KioskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[StockLevel] = []
 
     def compose_body(self) -> ComposeResult:
         yield DataTable(id="stock", cursor_type="row", zebra_stripes=True)
@@ -60,7 +58,7 @@ class StockScreen(KioskScreen):
             low = r["reorder"] and r["qty"] <= r["reorder"]
             table.add_row(
                 Text(str(r["sku"]), style="bold"),
-                Text(str(r[f"name_{self.lang}"])),
+                Text(str(r["name_zh"] if self.lang == "zh" else r["name_en"])),
                 Text(self.t(f"kind.{r['kind']}")),
                 Text(str(r["qty"]), style="bold bright_white on red" if low else ""),
                 Text(str(r["rights"])),

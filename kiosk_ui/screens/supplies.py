@@ -6,13 +6,14 @@ ration per household per day is enforced by ``edge``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Label
 
-from edge import EdgeError
+from edge import EdgeError, StockLevel
 
 from ..widgets import HouseholdLogin
 from .base import KioskScreen
@@ -29,7 +30,7 @@ class SuppliesScreen(KioskScreen):
     def __init__(self) -> None:
         super().__init__()
         self.pending: tuple[str, str] | None = None
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[StockLevel] = []
 
     @property
     def emergency(self) -> bool:
@@ -51,7 +52,7 @@ class SuppliesScreen(KioskScreen):
             if self.emergency:
                 yield Button(self.t("supplies.collect"), id="collect", variant="warning")
 
-    def _item_name(self, row: dict[str, Any]) -> str:
+    def _item_name(self, row: Mapping[str, Any]) -> str:
         return str(row.get(f"name_{self.lang}") or row["sku"])
 
     def refresh_data(self) -> None:
@@ -72,7 +73,7 @@ class SuppliesScreen(KioskScreen):
     def on_mount(self) -> None:
         self.refresh_data()
 
-    def selected(self) -> dict[str, Any] | None:
+    def selected(self) -> StockLevel | None:
         """The row under the table cursor."""
         tables = list(self.query("#supplies").results(DataTable))
         if not tables or not self.rows:

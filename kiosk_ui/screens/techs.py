@@ -10,13 +10,13 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Label
 
-from edge import EdgeError
+from edge import TECH_STATUSES, TECH_TIERS, EdgeError
 
 from .base import KioskScreen
 
 __all__ = ["TechsScreen"]
 
-STATUSES = ("available", "busy", "off")
+STATUSES = TECH_STATUSES
 
 
 class TechsScreen(KioskScreen):
@@ -53,9 +53,7 @@ class TechsScreen(KioskScreen):
         for t in self.node.tickets(open_only=True):
             if t["assignee"]:
                 jobs[t["assignee"]] = jobs.get(t["assignee"], 0) + 1
-        self.rows = sorted(
-            self.node.techs(), key=lambda h: (("core", "certified", "volunteer").index(h["tier"]), h["name"])
-        )
+        self.rows = sorted(self.node.techs(), key=lambda h: (TECH_TIERS.index(h["tier"]), h["name"]))
         sep = "、" if self.lang == "zh" else ", "
         for h in self.rows:
             status = h["status"] or "available"

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label
 
-from edge import EdgeError
+from edge import HOLD_REASONS, STAGES, EdgeError, Note, TicketDetail
 
 from .. import fmt
 from ..board import board_rows
@@ -17,21 +17,19 @@ from .base import KioskScreen
 
 __all__ = ["TicketDetailScreen", "next_stages"]
 
-_STAGES = ("reported", "triaged", "assigned", "en_route", "on_site", "resolved", "closed", "cancelled")
-_HOLDS = ("no_access", "awaiting_parts", "awaiting_resident")
 _CERTIFIED = ("gas", "electrical")
 
 
 def next_stages(stage: str) -> list[str]:
     """Stages a ticket may move to from ``stage`` (the write rule of the status lattice)."""
-    i = _STAGES.index(stage)
+    i = STAGES.index(stage)
     if stage == "resolved":
         return ["closed", "reopen"]
     if stage == "closed":
         return ["reopen"]
     if stage == "cancelled":
         return []
-    return [s for s in _STAGES[i + 1 : _STAGES.index("resolved") + 1] if s != "assigned"] + ["cancelled"]
+    return [s for s in STAGES[i + 1 : STAGES.index("resolved") + 1] if s != "assigned"] + ["cancelled"]
 
 
 def can_do(tech: dict[str, Any], category: str) -> bool:
@@ -95,7 +93,7 @@ class TicketDetailScreen(KioskScreen):
                 yield Label(self._note(n), classes="note", markup=False)
         yield from self._compose_actions(t, techs)
 
-    def _note(self, n: dict[str, Any]) -> str:
+    def _note(self, n: Note) -> str:
         when = fmt.stamp(n["wall"], self.kiosk.tz)
         who = n["actor"] or "-"
         if n["kind"] == "part":
@@ -105,7 +103,7 @@ class TicketDetailScreen(KioskScreen):
             return self.t("detail.note.hold", when=when, who=who, reason=reason)
         return self.t("detail.note.comment", when=when, who=who, text=n["text"])
 
-    def _compose_actions(self, t: dict[str, Any], techs: dict[str, dict[str, Any]]) -> ComposeResult:
+    def _compose_actions(self, t: TicketDetail, techs: dict[str, dict[str, Any]]) -> ComposeResult:
         stages = next_stages(str(t["stage"]))
         if stages:
             yield Label(self.t("detail.move_to"), classes="section")
@@ -141,7 +139,7 @@ class TicketDetailScreen(KioskScreen):
                 )
         yield Label(self.t("detail.hold_section"), classes="section")
         with Horizontal(classes="actions wrap"):
-            for reason in _HOLDS:
+            for reason in HOLD_REASONS:
                 yield Button(self.t(f"hold.{reason}"), id=f"hold-{reason}")
             if t["hold_reason"]:
                 yield Button(self.t("detail.release"), id="hold-release", variant="success")

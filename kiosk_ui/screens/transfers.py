@@ -18,7 +18,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Label
 from textual.widgets.button import ButtonVariant
 
-from edge import EdgeError
+from edge import TRANSFER_STEPS, EdgeError
 
 from .base import KioskScreen
 
@@ -32,13 +32,7 @@ COLUMNS = (
     ("step", "transfers.col.step"),
     ("id", "transfers.col.id"),
 )
-STEPS = {
-    "requested": "transfers.step.requested",
-    "approved": "transfers.step.approved",
-    "declined": "transfers.step.declined",
-    "shipped": "transfers.step.shipped",
-    "arrived": "transfers.step.arrived",
-}
+STEPS = {step: f"transfers.step.{step}" for step in TRANSFER_STEPS}
 DIRECTIONS = {"in": "transfers.dir.in", "out": "transfers.dir.out"}
 ACTIONS: tuple[tuple[str, str, ButtonVariant], ...] = (
     ("approve", "transfers.approve", "success"),

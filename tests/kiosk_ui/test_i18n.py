@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from rich.cells import cell_len
 
+from edge import HOLD_REASONS, STAGES, TRANSFER_STEPS
 from edge.domain.people import VULNERABLE
 from edge.services import sla
 from kiosk_ui import triage
@@ -62,9 +63,8 @@ def _families() -> set[str]:
     keys |= {f"urgency.{u}" for u in sla.URGENCIES} | {f"target.{t}" for t in sla.TARGETS}
     keys |= {f"preset.{c}.{i}" for c in sla.CATEGORIES for i in range(1, triage.PRESETS + 1)}
     keys |= {f"reward.{r}" for r, _ in triage.REWARDS}
-    stages = ("reported", "triaged", "assigned", "en_route", "on_site", "resolved", "closed", "cancelled")
-    keys |= {f"stage.{s}" for s in stages}
-    keys |= {f"hold.{h}" for h in ("no_access", "awaiting_parts", "awaiting_resident")}
+    keys |= {f"stage.{s}" for s in STAGES} | {f"transfers.step.{s}" for s in TRANSFER_STEPS}
+    keys |= {f"hold.{h}" for h in HOLD_REASONS}
     keys |= {f"tier.{t}" for t in ("core", "certified", "volunteer")}
     keys |= {f"tech_status.{s}" for s in STATUSES} | {f"kind.{k}" for k in ("part", "supply", "tool")}
     keys |= {f"mode.{m}" for m in ("normal", "offline", "emergency")} | {"banner.offline", "banner.emergency"}

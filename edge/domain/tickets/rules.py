@@ -1,17 +1,28 @@
-"""Tickets: payload models, merge rules and queries (DESIGN 4).
+"""Tickets: vocabulary, payload models, the status write rule and the apply rules (the merge).
 
-- fields (unit, category, urgency, text, contact, household): LWW per field;
-- status: the ``(epoch, stage)`` lattice, max wins, first stamp per stage kept for SLA;
-- assignee: a multi-value register; an assign names the assigns it supersedes, concurrent ones all
-  survive, the view shows the ``(hlc, dev)`` winner and a conflict flag;
-- hold and close reason, rating: LWW; comments, photos, parts used: grow-only sets.
+Op types (scope: the ticket's community), each with its merge rule and the invariant it keeps:
+
+- ``ticket.create``: the fields (unit, category, urgency, text, contact, household, answers) as LWW
+  registers, and the stage ``(0, reported)``. A ticket's fields are those of the op with the highest
+  ``(hlc, dev)`` per field, whatever order the ops arrived in.
+- ``ticket.update``: LWW per field, as above.
+- ``ticket.stage``: the status ``(epoch, stage)`` is a max-register over the lattice
+  (:data:`STAGES` within an epoch, a reopen starts the next epoch); the first stamp of each
+  ``(epoch, stage)`` is kept for SLA times. The status never moves backwards on any replica; the
+  writer checks :func:`check_transition` against its own view inside the write transaction, so no
+  device writes a step the lattice forbids (e.g. back from resolved to en_route).
+- ``ticket.assign``: a multi-value register: an assign names the assigns it supersedes, concurrent
+  ones all survive; the view shows the ``(hlc, dev)`` winner and a ``conflict`` flag while more than one
+  technician is live.
+- ``ticket.hold`` (:data:`HOLD_REASONS` or a release), ``ticket.rate``: LWW registers.
+- ``ticket.comment``, ``ticket.photo``, ``ticket.part``: grow-only sets (an op is a note once).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field
 
@@ -22,33 +33,44 @@ from edge.store.optypes import Payload, register
 from edge.store.views import lww_set, same_scope
 
 __all__ = [
+    "CLOSE_REASONS",
+    "HOLD_REASONS",
     "STAGES",
+    "CloseReason",
+    "HoldReason",
+    "Stage",
     "Status",
+    "TicketAssign",
+    "TicketCreate",
+    "TicketHold",
+    "TicketNote",
+    "TicketPart",
+    "TicketPhoto",
+    "TicketRate",
+    "TicketStage",
+    "TicketUpdate",
+    "check_transition",
+    "live_assigns",
+    "refresh_assignee",
     "reopen_target",
     "stage_index",
     "status_key",
-    "HOLD_REASONS",
-    "CLOSE_REASONS",
-    "TicketAssign",
-    "TicketCreate",
-    "TicketStage",
-    "check_transition",
-    "find",
-    "ticket_row",
 ]
 
-# --- the status lattice and its write rule ---------------------------------------------------------
-STAGES: tuple[str, ...] = (
-    "reported",
-    "triaged",
-    "assigned",
-    "en_route",
-    "on_site",
-    "resolved",
-    "closed",
-    "cancelled",
-)
+# --- vocabulary ----------------------------------------------------------------------------------
+Stage = Literal["reported", "triaged", "assigned", "en_route", "on_site", "resolved", "closed", "cancelled"]
+STAGES: tuple[str, ...] = get_args(Stage)
 """The ticket stages, in lattice order."""
+
+HoldReason = Literal["awaiting_parts", "no_access", "awaiting_resident"]
+HOLD_REASONS: tuple[str, ...] = get_args(HoldReason)
+"""Why a ticket waits; the SLA clock pauses only for the ones the resident causes."""
+
+CloseReason = Literal["fixed", "duplicate", "referred", "no_further_action", "unable_to_fix"]
+CLOSE_REASONS: tuple[str, ...] = get_args(CloseReason)
+"""Why a ticket was resolved, closed or cancelled (``fixed`` when none is given at closing)."""
+
+# --- the status lattice and its write rule ---------------------------------------------------------
 
 Status = tuple[int, str]
 """``(epoch, stage)``; epoch 0 until the first reopen."""
@@ -138,8 +160,7 @@ def check_transition(current: Status | None, target: Status) -> None:
         raise _refuse(current, target, "a ticket is cancelled only before it is resolved")
 
 
-HOLD_REASONS = ("awaiting_parts", "no_access", "awaiting_resident")
-CLOSE_REASONS = ("fixed", "duplicate", "referred", "no_further_action", "unable_to_fix")
+# --- payload models and apply rules -----------------------------------------------------------------
 _STAGE_RANK = {s: i for i, s in enumerate(STAGES)}
 
 
@@ -164,8 +185,8 @@ class TicketUpdate(Payload):
 
 class TicketStage(Payload):
     epoch: int = Field(ge=0, le=10_000)
-    stage: Literal["reported", "triaged", "assigned", "en_route", "on_site", "resolved", "closed", "cancelled"]
-    reason: Literal["fixed", "duplicate", "referred", "no_further_action", "unable_to_fix"] | None = None
+    stage: Stage
+    reason: CloseReason | None = None
 
 
 class TicketAssign(Payload):
@@ -187,7 +208,7 @@ class TicketPart(Payload):
 
 
 class TicketHold(Payload):
-    reason: Literal["awaiting_parts", "no_access", "awaiting_resident"] | None
+    reason: HoldReason | None
 
 
 class TicketRate(Payload):
@@ -326,72 +347,3 @@ def _rate(conn: sqlite3.Connection, op: Op, p: TicketRate) -> None:
     lww_set(conn, "tickets", {"id": op.obj}, {"rating": p.rating}, op, scope=op.scope)
     if p.comment:
         _note(conn, op, "rating", p.comment, None, None)
-
-
-# --- queries ----------------------------------------------------------------------------------
-_COLS = (
-    "id, scope, code, unit, category, urgency, text, contact, household, answers, reported_ms, epoch, stage, "
-    "assignee, conflict, hold_reason, hold_since, close_reason, rating"
-)
-
-
-def ticket_row(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
-    """A ticket as a dict (DESIGN 9 keys first)."""
-    names = [c.strip() for c in _COLS.split(",")]
-    d = dict(zip(names, row, strict=True))
-    d["status"] = d["stage"]
-    d["conflict"] = bool(d["conflict"])
-    d["answers"] = json.loads(d["answers"])
-    return d
-
-
-def find(conn: sqlite3.Connection, ref: str, scopes: list[str] | None = None) -> dict[str, Any] | None:
-    """A ticket by id or short code (case-insensitive), or ``None``."""
-    ref = ref.strip()
-    row = conn.execute(f"SELECT {_COLS} FROM tickets WHERE id=? AND code != ''", (ref,)).fetchone()
-    if row is None:
-        row = conn.execute(f"SELECT {_COLS} FROM tickets WHERE code=? ORDER BY id LIMIT 1", (ref.upper(),)).fetchone()
-    if row is None:
-        return None
-    t = ticket_row(row)
-    if scopes is not None and t["scope"] not in scopes:
-        return None
-    return t
-
-
-def list_tickets(conn: sqlite3.Connection, scope: str | None, open_only: bool = False) -> list[dict[str, Any]]:
-    """Tickets of ``scope`` (all scopes for ``None``), newest first."""
-    sql = f"SELECT {_COLS} FROM tickets WHERE code != ''"
-    args: list[Any] = []
-    if scope is not None:
-        sql += " AND scope=?"
-        args.append(scope)
-    if open_only:
-        sql += " AND stage NOT IN ('resolved', 'closed', 'cancelled')"
-    sql += " ORDER BY reported_ms DESC, id DESC"
-    return [ticket_row(r) for r in conn.execute(sql, args)]
-
-
-def stage_times(conn: sqlite3.Connection, ticket: str) -> dict[tuple[int, str], int]:
-    """First HLC wall time each ``(epoch, stage)`` was reached."""
-    rows = conn.execute("SELECT epoch, stage, wall FROM ticket_stages WHERE ticket=?", (ticket,))
-    return {(int(e), str(s)): int(w) for e, s, w in rows}
-
-
-def notes(conn: sqlite3.Connection, ticket: str) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        "SELECT kind, text, sku, qty, actor, wall FROM ticket_notes WHERE ticket=? ORDER BY wall, op",
-        (ticket,),
-    )
-    return [dict(zip(("kind", "text", "sku", "qty", "actor", "wall"), r, strict=True)) for r in rows]
-
-
-def holds(conn: sqlite3.Connection, ticket: str) -> list[tuple[str, int]]:
-    """``(reason or 'released', wall)`` hold events in time order."""
-    rows = conn.execute(
-        "SELECT text, wall FROM ticket_notes WHERE ticket=? AND kind='hold' ORDER BY wall, op", (ticket,)
-    )
-    return [(str(t), int(w)) for t, w in rows]
-
-
-__all__ += ["holds", "list_tickets", "live_assigns", "notes", "refresh_assignee", "stage_times"]

@@ -1,10 +1,22 @@
-"""Households, technicians and staff: payload models, merge rules (LWW per field), queries.
+"""Households, technicians and staff: vocabulary, PIN hashing, masking, payload models, apply rules.
 
 Households are keyed by their unit string within a community scope; their PIN is stored only as a
 scrypt hash. Technicians have a ULID id, skills, certifications (gas and electrical work need them),
 a tier and a home community; shared-pool technicians live in the district scope. Staff have an id, a
 role and a scrypt PIN hash. Names and phone numbers are personal data: they stay in the community
 scope, and public screens mask them (``mask_name``, ``mask_phone``).
+
+Op types, each merged as LWW registers per field (the op with the highest ``(hlc, dev)`` per field
+wins, whatever order ops arrive in):
+
+- ``household.add``, ``household.update`` (scope: the community; key ``(scope, unit)``): the
+  vulnerability flags are a sorted set from :data:`VULNERABLE`; a PIN never leaves its hash.
+- ``tech.add`` (the community, or ``district`` for the shared pool), ``tech.status`` (also written by
+  a community for a district technician lent to it): skills are categories, certificates from
+  :data:`CERTS`, the tier from :data:`TIERS`, the status from :data:`TECH_STATUSES`.
+- ``staff.add`` (the community): a role from :data:`STAFF_ROLES` and a PIN hash. A staff id or a
+  household unit is added once per node: the writer checks it is not there yet inside the write
+  transaction.
 """
 
 from __future__ import annotations
@@ -12,10 +24,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import os
 import sqlite3
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field
 
@@ -25,20 +36,42 @@ from edge.store.optypes import Payload, register
 from edge.store.views import dumps, lww_set
 
 __all__ = [
+    "CERTS",
+    "STAFF_ROLES",
+    "TECH_STATUSES",
+    "TIERS",
     "VULNERABLE",
+    "Cert",
+    "Flag",
     "HouseholdAdd",
+    "HouseholdUpdate",
     "StaffAdd",
+    "StaffRole",
     "TechAdd",
+    "TechState",
     "TechStatus",
+    "Tier",
     "check_pin",
     "hash_pin",
     "mask_name",
     "mask_phone",
 ]
 
-VULNERABLE = ("elderly_alone", "disabled", "infant", "chronic_illness")
 Flag = Literal["elderly_alone", "disabled", "infant", "chronic_illness"]
+VULNERABLE: tuple[str, ...] = get_args(Flag)
+"""Vulnerability flags of a household (a vulnerable household's report is raised one level)."""
 Cert = Literal["gas", "electrical", "lift"]
+CERTS: tuple[str, ...] = get_args(Cert)
+"""Technician certificates."""
+Tier = Literal["core", "certified", "volunteer"]
+TIERS: tuple[str, ...] = get_args(Tier)
+"""Technician tiers."""
+TechState = Literal["available", "busy", "off"]
+TECH_STATUSES: tuple[str, ...] = get_args(TechState)
+"""A technician's status."""
+StaffRole = Literal["staff", "manager"]
+STAFF_ROLES: tuple[str, ...] = get_args(StaffRole)
+"""Roles of staff accounts."""
 PinHash = str
 _N, _R, _P = 2**14, 8, 1
 
@@ -99,7 +132,7 @@ class TechAdd(Payload):
     name: Name
     skills: list[Category] = Field(min_length=1, max_length=10)
     certs: list[Cert] = Field(default_factory=list, max_length=3)
-    tier: Literal["core", "certified", "volunteer"]
+    tier: Tier
     home: Name
     shared: bool = False
     pos: list[int] | None = Field(default=None, min_length=2, max_length=2)
@@ -107,14 +140,14 @@ class TechAdd(Payload):
 
 
 class TechStatus(Payload):
-    status: Literal["available", "busy", "off"]
+    status: TechState
     lent_to: Name | None = None
     until_ms: int | None = Field(default=None, ge=0)
 
 
 class StaffAdd(Payload):
     pin_hash: PinHash = Field(max_length=200)
-    role: Literal["staff", "manager"] = "staff"
+    role: StaffRole = "staff"
     name: OptShort = ""
 
 
@@ -152,90 +185,3 @@ def _tech_status(conn: sqlite3.Connection, op: Op, p: TechStatus) -> None:
 @register("staff.add", StaffAdd)
 def _staff(conn: sqlite3.Connection, op: Op, p: StaffAdd) -> None:
     lww_set(conn, "staff", {"scope": op.scope, "id": op.obj}, p.model_dump(), op)
-
-
-# --- queries ----------------------------------------------------------------------------------
-_HH = ("scope", "id", "unit", "vulnerable", "pin_hash", "name", "phone")
-_TECH = (
-    "id",
-    "scope",
-    "name",
-    "skills",
-    "certs",
-    "tier",
-    "home",
-    "shared",
-    "pos_x",
-    "pos_y",
-    "status",
-    "phone",
-)
-
-
-def _household_row(row: tuple[Any, ...]) -> dict[str, Any]:
-    d = dict(zip(_HH, row, strict=True))
-    d["vulnerable"] = json.loads(d["vulnerable"])
-    d["has_pin"] = bool(d.pop("pin_hash"))
-    return d
-
-
-def find_household(conn: sqlite3.Connection, scope: str, ref: str) -> dict[str, Any] | None:
-    """A household by id (its unit string)."""
-    row = conn.execute(f"SELECT {', '.join(_HH)} FROM households WHERE scope=? AND id=?", (scope, ref)).fetchone()
-    return _household_row(row) if row else None
-
-
-def household_pin_hash(conn: sqlite3.Connection, scope: str, ref: str) -> str | None:
-    row = conn.execute("SELECT pin_hash FROM households WHERE scope=? AND id=?", (scope, ref)).fetchone()
-    return str(row[0]) if row and row[0] else None
-
-
-def list_households(conn: sqlite3.Connection, scope: str) -> list[dict[str, Any]]:
-    rows = conn.execute(f"SELECT {', '.join(_HH)} FROM households WHERE scope=? ORDER BY id", (scope,))
-    return [_household_row(r) for r in rows]
-
-
-def _tech_row(row: tuple[Any, ...]) -> dict[str, Any]:
-    d = dict(zip(_TECH, row, strict=True))
-    d["skills"] = json.loads(d["skills"])
-    d["certs"] = json.loads(d["certs"])
-    d["shared"] = bool(d["shared"])
-    px, py = d.pop("pos_x"), d.pop("pos_y")
-    d["pos"] = [px, py] if px is not None else None
-    return d
-
-
-def list_techs(conn: sqlite3.Connection, scopes: list[str]) -> list[dict[str, Any]]:
-    marks = ",".join("?" for _ in scopes)
-    rows = conn.execute(
-        f"SELECT {', '.join(_TECH)} FROM techs WHERE scope IN ({marks}) AND name != '' ORDER BY name, id",
-        scopes,
-    )
-    return [_tech_row(r) for r in rows]
-
-
-def find_tech(conn: sqlite3.Connection, ref: str, scopes: list[str]) -> list[dict[str, Any]]:
-    """Technicians whose id or name is ``ref`` (more than one means the name is ambiguous)."""
-    return [t for t in list_techs(conn, scopes) if ref in (t["id"], t["name"])]
-
-
-def staff_pin_hash(conn: sqlite3.Connection, scope: str, staff_id: str) -> tuple[str, str] | None:
-    """``(pin_hash, role)`` of a staff member."""
-    row = conn.execute("SELECT pin_hash, role FROM staff WHERE scope=? AND id=?", (scope, staff_id)).fetchone()
-    return (str(row[0]), str(row[1])) if row else None
-
-
-def list_staff(conn: sqlite3.Connection, scope: str) -> list[dict[str, Any]]:
-    rows = conn.execute("SELECT id, role, name FROM staff WHERE scope=? ORDER BY id", (scope,))
-    return [dict(zip(("id", "role", "name"), r, strict=True)) for r in rows]
-
-
-__all__ += [
-    "find_household",
-    "find_tech",
-    "household_pin_hash",
-    "list_households",
-    "list_staff",
-    "list_techs",
-    "staff_pin_hash",
-]
