@@ -82,7 +82,7 @@ def handle_availability(server: SyncServer, req: HttpRequest) -> dict[str, Any]:
     conn = server.node.conn
     with atomic(conn):
         server.gate.mark_seen(conn, caller.claim)
-    server.metrics.last_seen[caller.dev] = server.wall()
+    server.metrics.seen(caller.dev, server.wall())
     sku = parse_sku(req.query)
     answer = availability(conn, sku)
     if answer is None:

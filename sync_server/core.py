@@ -26,6 +26,7 @@ from sync_server.availability import handle_availability
 from sync_server.enroll import handle_enroll
 from sync_server.errors import MethodNotAllowed, NotFound, PayloadTooLarge, SetupError, SyncError
 from sync_server.exchange import handle_sync
+from sync_server.metrics import CONTENT_TYPE as METRICS_TYPE
 from sync_server.metrics import Metrics
 from sync_server.open311 import PREFIX as OPEN311_PREFIX
 from sync_server.open311 import handle_open311
@@ -106,7 +107,7 @@ class SyncServer:
         )
         self.metrics = Metrics()
         for dev, ms in self.node.conn.execute("SELECT dev, last_seen_ms FROM seen"):
-            self.metrics.last_seen[dev] = int(ms)
+            self.metrics.seen(dev, int(ms))
         try:
             self.audit = ServerAudit(self)  # catches the Merkle log up and signs a checkpoint
         except SyncError:
@@ -184,7 +185,7 @@ class SyncServer:
             return HttpResponse(200, b"ok\n", "text/plain; charset=utf-8")
         if req.path == "/metrics":
             ops = int(self.node.conn.execute("SELECT COALESCE(MAX(idx), 0) FROM ops").fetchone()[0])
-            return HttpResponse(200, self.metrics.render(ops).encode(), "text/plain; version=0.0.4; charset=utf-8")
+            return HttpResponse(200, self.metrics.render(ops), METRICS_TYPE)
         if req.path == "/v1/enroll":
             return HttpResponse(200, pack(handle_enroll(self, req)))
         if req.path == AVAILABILITY_PATH:

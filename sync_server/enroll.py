@@ -143,5 +143,5 @@ def handle_enroll(server: SyncServer, req: HttpRequest) -> dict[str, Any]:
             dev,
             {"pubkey": msg.pubkey, "community": community, "role": role, "name": msg.name},
         )
-    server.metrics.last_seen[dev] = now
+    server.metrics.seen(dev, now)
     return _answer(server, dev, community, role)

@@ -153,7 +153,7 @@ def handle_sync(server: SyncServer, req: HttpRequest) -> PendingSync:
     if msg.push:
         row = conn.execute("SELECT reason, detail FROM quarantine WHERE dev=?", (caller.dev,)).fetchone()
         if row is not None:
-            metrics.rejected["quarantined"] += len(msg.push)
+            metrics.reject("quarantined", len(msg.push))
             raise Forbidden("quarantined", f"device {caller.dev} is quarantined ({row[0]}: {row[1]})")
     hook = _Push(caller)
     rejected: list[OpRejected] = []
@@ -175,13 +175,13 @@ def handle_sync(server: SyncServer, req: HttpRequest) -> PendingSync:
                     quarantine(server, conn, caller.dev, "overspent", op.hash, why)
             server.audit.receive(conn, msg.cosignatures)
     except Forbidden:
-        metrics.rejected["forbidden"] += len(msg.push)
+        metrics.reject("forbidden", len(msg.push))
         raise
     now = server.wall()
-    metrics.last_seen[caller.dev] = now
-    metrics.accepted += len(hook.leaves)
+    metrics.seen(caller.dev, now)
+    metrics.accept(len(hook.leaves))
     for r in rejected:
-        metrics.rejected[r.code] += 1
+        metrics.reject(r.code)
     if equivocations:
         raise Conflict(
             "equivocation",
