@@ -55,6 +55,18 @@ def world(tmp_path_factory):
     a1.ship_transfer(asked["id"])  # a1 and a2 do not hear of each other's shipment
     a2.ship_transfer(asked["id"])
     sync(*kiosks)
+    clock.ms += 60_000
+    b1.arrive_transfer(asked["id"])
+    sync(b1)
+    clock.ms += 60_000  # T0 + 3 min: a2's newest op is in its a stream, received a minute later
+    a2.add_household("a-102")
+    clock.ms += 60_000  # T0 + 4 min: b1's newest op is in its district stream, its b stream is older
+    once = b1.request_transfer("SOAP", 1, "a")
+    sync(a2, b1)
+    relay(d, a1)
+    a1.approve_transfer(once["id"])
+    a1.ship_transfer(once["id"])  # shipped once: not a double shipment
+    relay(a1, d)
     yield {"d": d, "a1": a1, "a2": a2, "b1": b1, "transfer": asked["id"], "open": open_p2, "held": held, "done": done}
     for n in (d, *kiosks):
         n.close()
@@ -117,15 +129,17 @@ def test_device_rows_flags_and_latest_ops(world):
     assert reads.flagged(conn, "clock_skew") == {a1.dev: "2 h ahead"}
     latest = reads.latest_ops(conn)
     assert set(latest) >= {a1.dev, world["b1"].dev, d.dev}
-    assert latest[world["b1"].dev] == reads.LatestOp(T0 + 60_000, T0 + 60_000)
+    assert latest[world["b1"].dev] == reads.LatestOp(T0 + 240_000, T0 + 240_000)
+    assert latest[world["a2"].dev] == reads.LatestOp(T0 + 180_000, T0 + 240_000)
+    assert latest[a1.dev] == reads.LatestOp(T0 + 240_000, T0 + 240_000)
 
 
 def test_stock_everywhere_gives_every_scope_its_counter_and_reorder_level(world):
     conn = world["d"].conn
     rows = {r.scope: r for r in reads.stock_everywhere(conn, "SOAP")}
     assert set(rows) == {"a", "b", "district"}
-    assert (rows["a"].qty, rows["a"].reorder, rows["a"].known) == (14, 5, True)  # 20 received, 6 shipped
-    assert (rows["b"].qty, rows["b"].reorder) == (0, 5)
+    assert (rows["a"].qty, rows["a"].reorder, rows["a"].known) == (13, 5, True)  # 20 received, 7 shipped
+    assert (rows["b"].qty, rows["b"].reorder) == (3, 5)  # arrived once
     assert not any(r.known for r in reads.stock_everywhere(conn, "NOTHING"))
 
 
@@ -136,7 +150,7 @@ def test_report_reads_communities_open_tickets_stock_and_double_shipments(world)
         reads.OpenTickets("a", "P2", 1, 0, 0),
         reads.OpenTickets("b", "P4", 1, 1, 0),
     ]
-    assert reads.stock_counts(conn, "a") == {"SOAP": 14} and reads.stock_counts(conn, "b") == {}
+    assert reads.stock_counts(conn, "a") == {"SOAP": 13} and reads.stock_counts(conn, "b") == {"SOAP": 3}
     assert reads.double_shipments(conn) == [reads.DoubleShipment("a", world["transfer"], 2, 6)]
 
 
