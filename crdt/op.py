@@ -19,7 +19,7 @@ from .canonical import MAX_SIZE, decode, encode
 from .errors import DecodeError, EnvelopeError, SignatureError, TooLarge
 from .keys import DeviceKey, device_id, verify_signature
 
-__all__ = ["ENVELOPE_KEYS", "ZERO_HASH", "Op", "decode_op", "sign_op", "verify_op"]
+__all__ = ["ENVELOPE_KEYS", "ZERO_HASH", "Op", "decode_op", "op_hash", "sign_op", "verify_op"]
 
 ZERO_HASH = bytes(32)
 ENVELOPE_KEYS = frozenset({"v", "dev", "scope", "seq", "prev", "hlc", "actor", "type", "obj", "data"})
@@ -65,6 +65,34 @@ class Op:
     def where(self) -> str:
         """``dev/scope#seq``, for messages."""
         return f"{self.dev}/{self.scope}#{self.seq}"
+
+
+def _hash(body: bytes, sig: bytes) -> bytes:
+    return hashlib.sha256(body + sig).digest()
+
+
+def op_hash(raw: bytes) -> bytes:
+    """The op hash ``SHA-256(body ‖ sig)`` of op bytes, read from the outer array ``[body, sig]`` only.
+
+    Nothing else is checked (not the envelope, the signature, nor that the bytes are canonical), so it
+    names what a peer sent before it is validated: ``decode_op(raw).hash == op_hash(raw)`` for every op.
+
+    Raises:
+        DecodeError: ``raw`` is not bytes, is over ``MAX_SIZE``, or is not a msgpack array of two bin values.
+    """
+    if not isinstance(raw, bytes):
+        raise DecodeError(f"op bytes expected, got {type(raw).__name__}")
+    if len(raw) > MAX_SIZE:
+        raise TooLarge(f"op of {len(raw)} bytes is over the {MAX_SIZE}-byte limit")
+    try:
+        outer = msgpack.unpackb(
+            raw, raw=False, max_bin_len=MAX_SIZE, max_str_len=MAX_SIZE, max_array_len=2, max_map_len=0, max_ext_len=0
+        )
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise DecodeError(f"op bytes are not msgpack: {str(exc)[:100] or type(exc).__name__}") from None
+    if type(outer) is not list or len(outer) != 2 or type(outer[0]) is not bytes or type(outer[1]) is not bytes:
+        raise DecodeError("an op is the array [body bytes, sig bytes]")
+    return _hash(outer[0], outer[1])
 
 
 _Fields = tuple[str, str, int, bytes, tuple[int, int], "str | None", str, str, dict[str, Any]]
@@ -122,7 +150,7 @@ def decode_op(raw: bytes) -> Op:
     if type(body) is not dict:
         raise EnvelopeError("op body is not a map")
     fields = _envelope(body)
-    return Op(*fields, body=body_bytes, sig=sig, raw=raw, hash=hashlib.sha256(body_bytes + sig).digest())
+    return Op(*fields, body=body_bytes, sig=sig, raw=raw, hash=_hash(body_bytes, sig))
 
 
 def verify_op(op: Op, pubkey: bytes) -> None:
@@ -167,4 +195,4 @@ def sign_op(
     raw = encode([body_bytes, sig])
     if len(raw) > MAX_SIZE:
         raise DecodeError(f"op of {len(raw)} bytes would be over the {MAX_SIZE}-byte limit")
-    return Op(*fields, body=body_bytes, sig=sig, raw=raw, hash=hashlib.sha256(body_bytes + sig).digest())
+    return Op(*fields, body=body_bytes, sig=sig, raw=raw, hash=_hash(body_bytes, sig))

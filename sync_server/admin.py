@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge import reads
 from edge.errors import InputError, UnknownEntity
 from edge.node import Node
 
@@ -20,28 +21,23 @@ __all__ = ["list_devices", "revoke"]
 def list_devices(node: Node) -> list[dict[str, Any]]:
     """Every device the district knows, with heads, last request and quarantine."""
     conn = node.conn
-    heads: dict[str, dict[str, int]] = {}
-    for dev, scope, seq in conn.execute("SELECT dev, scope, head_seq FROM streams"):
-        heads.setdefault(dev, {})[scope] = int(seq)
+    heads = reads.heads_by_device(conn)
     seen = {d: (int(ms), int(n)) for d, ms, n in conn.execute("SELECT dev, last_seen_ms, requests FROM seen")}
     quarantined = {d: f"{r}: {t}" for d, r, t in conn.execute("SELECT dev, reason, detail FROM quarantine")}
     out = []
-    rows = conn.execute(
-        "SELECT dev, community, role, name, revoked_from_seq FROM devices ORDER BY community, name, dev"
-    )
-    for dev, community, role, name, revoked in rows:
-        last, requests = seen.get(dev, (None, 0))
+    for d in reads.devices(conn):
+        last, requests = seen.get(d.dev, (None, 0))
         out.append(
             {
-                "device": dev,
-                "community": community,
-                "role": role,
-                "name": name,
-                "revoked_from_seq": revoked,
-                "heads": heads.get(dev, {}),
+                "device": d.dev,
+                "community": d.community,
+                "role": d.role,
+                "name": d.name,
+                "revoked_from_seq": d.revoked_from_seq,
+                "heads": heads.get(d.dev, {}),
                 "last_seen_ms": last,
                 "requests": requests,
-                "quarantined": quarantined.get(dev),
+                "quarantined": quarantined.get(d.dev),
             }
         )
     return out
@@ -54,17 +50,17 @@ def revoke(node: Node, dev: str, *, reason: str = "", from_seq: int | None = Non
         UnknownEntity: no such device. InputError: ``from_seq`` at or below an op already accepted.
     """
     with node.store.tx() as tx:
-        row = tx.conn.execute("SELECT community, revoked_from_seq FROM devices WHERE dev=?", (dev,)).fetchone()
-        if row is None or not row[0]:
+        row = reads.device(tx.conn, dev)
+        if row is None or not row.community:
             raise UnknownEntity(f"no enrolled device {dev!r}; see 'linli-server devices'")
-        top = int(tx.conn.execute("SELECT COALESCE(MAX(head_seq), 0) FROM streams WHERE dev=?", (dev,)).fetchone()[0])
+        top = reads.top_seq(tx.conn, dev)
         seq = top + 1 if from_seq is None else from_seq
         if seq <= top:
             raise InputError(
                 f"device {dev} has ops up to seq {top} in the district log; a revocation takes effect after them "
                 f"(from seq {top + 1} or later)"
             )
-        if row[1] is not None and row[1] <= seq:
-            return {"device": dev, "revoked_from_seq": int(row[1]), "already": True}
+        if row.revoked_from_seq is not None and row.revoked_from_seq <= seq:
+            return {"device": dev, "revoked_from_seq": row.revoked_from_seq, "already": True}
         tx.emit("district", "device.revoke", dev, {"from_seq": seq, "reason": reason[:200]})
     return {"device": dev, "revoked_from_seq": seq, "already": False}

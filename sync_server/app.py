@@ -1,10 +1,15 @@
-"""The Starlette app: reads each body within the size limit and queues the request for the writer.
+"""The Starlette app: reads each body within the size limit, then answers a public read on a reader
+thread or queues the request for the writer.
 
 One thread owns the district database (its one writer). It takes every request waiting in its queue
 (up to ``MAX_GROUP``) and answers them with ``SyncServer.handle_many``: one transaction, one fsync,
 for the whole group (group commit), so a burst of kiosks costs one commit rather than one each. The
-event loop only moves bytes. A body over the limit is refused with 413 as soon as its
-``Content-Length`` (or the bytes read so far) says so, without reading the rest.
+public reads (``SyncServer.is_read``) never enter that queue: ``SyncServer.handle_read`` answers them
+in a worker thread (``asyncio.to_thread``) on a read-only connection, so a health check, a scrape or
+an Open311 query never waits behind a push; what an authenticated read must record (last seen) is
+handed to the writer with a ``poke``. The event loop only moves bytes. A body over the limit is
+refused with 413 as soon as its ``Content-Length`` (or the bytes read so far) says so, without
+reading the rest.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ __all__ = ["MAX_GROUP", "Writer", "create_app"]
 MAX_GROUP = 64
 
 _Item = tuple[HttpRequest, "asyncio.Future[HttpResponse]", asyncio.AbstractEventLoop]
+_POKE = "poke"  # a queue item: run a group with no request
 
 
 class Writer(threading.Thread):
@@ -40,8 +46,9 @@ class Writer(threading.Thread):
         super().__init__(name="linli-writer", daemon=True)
         self.make = make
         self.max_group = max_group
-        self.queue: queue.Queue[_Item | None] = queue.Queue()
+        self.queue: queue.Queue[_Item | str | None] = queue.Queue()
         self.ready: Future[SyncServer] = Future()
+        self.server: SyncServer | None = None
 
     def run(self) -> None:
         try:
@@ -49,6 +56,7 @@ class Writer(threading.Thread):
         except BaseException as exc:
             self.ready.set_exception(exc)
             return
+        self.server = server
         self.ready.set_result(server)
         try:
             stopping = False
@@ -56,7 +64,7 @@ class Writer(threading.Thread):
                 first = self.queue.get()
                 if first is None:
                     break
-                group = [first]
+                group = [] if isinstance(first, str) else [first]
                 while len(group) < self.max_group:
                     try:
                         item = self.queue.get_nowait()
@@ -65,7 +73,8 @@ class Writer(threading.Thread):
                     if item is None:
                         stopping = True
                         break
-                    group.append(item)
+                    if not isinstance(item, str):
+                        group.append(item)
                 answers = server.handle_many([req for req, _, _ in group])
                 for (_, fut, loop), answer in zip(group, answers, strict=True):
                     loop.call_soon_threadsafe(_settle, fut, answer)
@@ -78,6 +87,10 @@ class Writer(threading.Thread):
         fut: asyncio.Future[HttpResponse] = loop.create_future()
         self.queue.put((req, fut, loop))
         return await fut
+
+    def poke(self) -> None:
+        """Have the writer run a group with no request: it records what the readers handed it (last seen)."""
+        self.queue.put(_POKE)
 
 
 def _settle(fut: asyncio.Future[HttpResponse], answer: HttpResponse) -> None:
@@ -113,6 +126,7 @@ def create_app(
         writer.start()
         await asyncio.wrap_future(writer.ready)
         holder.append(writer)
+        app.state.writer = writer
         try:
             yield
         finally:
@@ -126,7 +140,14 @@ def create_app(
             req = HttpRequest(request.method, request.url.path, request.url.query, headers, b"", oversize=body)
         else:
             req = HttpRequest(request.method, request.url.path, request.url.query, headers, body)
-        resp = await holder[0].submit(req)
+        writer = holder[0]
+        server = writer.server
+        if server is not None and server.is_read(req):  # off the writer thread, on a reader connection
+            resp = await asyncio.to_thread(server.handle_read, req)
+            if server.seen_pending:
+                writer.poke()
+        else:
+            resp = await writer.submit(req)
         extra = {"Connection": "close"} if req.oversize is not None else None
         return Response(resp.body, status_code=resp.status, media_type=resp.content_type, headers=extra)
 

@@ -11,10 +11,12 @@ survives a restart); the device is within its request rate (429, token bucket, i
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from crdt.errors import SignatureError
+from edge.reads import device
 from edge.sync import AuthClaim, parse_auth
 from sync_server.errors import RateLimited, Unauthorized
 
@@ -105,6 +107,7 @@ class Gate:
         self.window_ms = window_ms
         self.nonces = NonceCache(conn, window_ms, wall())
         self.rates = RateLimiter(rate, burst)
+        self.lock = threading.Lock()  # the writer and the readers both check nonces and rates
 
     def claim(self, header: str | None) -> AuthClaim:
         """The parsed header, with its timestamp inside the window."""
@@ -127,29 +130,33 @@ class Gate:
             claim.verify(pubkey, method, path_query, body)
         except SignatureError as exc:
             raise Unauthorized("signature", f"request signature of device {claim.dev}: {exc}") from None
-        if not self.nonces.check_and_add(claim.dev, claim.nonce, claim.ts_ms):
+        with self.lock:
+            fresh = self.nonces.check_and_add(claim.dev, claim.nonce, claim.ts_ms)
+            wait = self.rates.take(claim.dev, self.wall()) if fresh else None
+        if not fresh:
             raise Unauthorized("replay", f"nonce {claim.nonce} of device {claim.dev} was already used")
-        wait = self.rates.take(claim.dev, self.wall())
         if wait is not None:
             raise RateLimited("rate_limited", f"device {claim.dev} is over its request rate", retry_after_ms=wait)
 
-    def authenticate(self, header: str | None, method: str, path_query: str, body: bytes) -> Caller:
-        """The enrolled, unrevoked device that signed this request."""
+    def authenticate(
+        self, header: str | None, method: str, path_query: str, body: bytes, conn: sqlite3.Connection | None = None
+    ) -> Caller:
+        """The enrolled, unrevoked device that signed this request (its key read through ``conn``, by default
+        the writer's)."""
         claim = self.claim(header)
-        row = self.conn.execute(
-            "SELECT pubkey, community, role, revoked_from_seq FROM devices WHERE dev=?", (claim.dev,)
-        ).fetchone()
-        if row is None or not row[0]:
+        row = device(conn or self.conn, claim.dev)
+        if row is None or not row.pubkey:
             raise Unauthorized("unknown_device", f"device {claim.dev} is not enrolled with this district")
-        if row[3] is not None:
-            raise Unauthorized("revoked", f"device {claim.dev} is revoked (from seq {row[3]})")
-        self.verify(claim, bytes(row[0]), method, path_query, body)
-        return Caller(claim.dev, str(row[1]), str(row[2]), claim)
+        if row.revoked_from_seq is not None:
+            raise Unauthorized("revoked", f"device {claim.dev} is revoked (from seq {row.revoked_from_seq})")
+        self.verify(claim, row.pubkey, method, path_query, body)
+        return Caller(claim.dev, row.community, row.role, claim)
 
     def mark_seen(self, conn: sqlite3.Connection, claim: AuthClaim) -> None:
-        """Nonce and last-seen time, inside the request's transaction."""
+        """Nonce and last-seen time, inside the request's transaction (on the writer)."""
         now = self.wall()
-        self.nonces.persist(conn, claim, now)
+        with self.lock:
+            self.nonces.persist(conn, claim, now)
         conn.execute(
             "INSERT INTO seen (dev, last_seen_ms, requests) VALUES (?, ?, 1) ON CONFLICT (dev) DO UPDATE "
             "SET last_seen_ms=excluded.last_seen_ms, requests=requests+1",

@@ -7,9 +7,9 @@ warehouse; its stock counter of ``sku`` (0 when it has none) and the reorder lev
 (the community's own catalogue entry, else the district's). Quantities only: no ledger, no
 household, no device, so a kiosk may see its neighbours' stock without seeing their people.
 
-One SQL statement answers it (``AVAILABILITY_SQL``; the benchmark runs it raw as the limit): the
-scopes come from ``streams`` (a row per device and scope) and ``devices``, and each scope's counter and
-items are primary-key lookups.
+Edge answers it (``edge.reads.stock_everywhere``, one SQL statement, ``AVAILABILITY_SQL``, re-exported
+here for the benchmark, which runs it raw as the limit). It runs on a reader connection, off the
+writer thread: the nonce and last-seen time it records are handed to the writer (``SyncServer.seen_later``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from sync_server.db import atomic
+from edge.reads import AVAILABILITY_SQL, stock_everywhere
 from sync_server.errors import BadRequest, NotFound
 
 if TYPE_CHECKING:
@@ -28,17 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["AVAILABILITY_SQL", "availability", "handle_availability", "parse_sku"]
 
 _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")
-
-AVAILABILITY_SQL = """
-WITH sc AS (SELECT scope FROM streams UNION SELECT community FROM devices)
-SELECT sc.scope, COALESCE(c.value, 0), COALESCE(li.reorder, di.reorder, 0),
-       c.value IS NOT NULL OR li.sku IS NOT NULL OR di.sku IS NOT NULL
-FROM sc
-LEFT JOIN counters c ON c.kind = 'stock' AND c.scope = sc.scope AND c.key = :sku
-LEFT JOIN items li ON li.scope = sc.scope AND li.sku = :sku
-LEFT JOIN items di ON di.scope = 'district' AND di.sku = :sku
-ORDER BY sc.scope
-"""
 
 
 def parse_sku(query: str) -> str:
@@ -62,27 +51,21 @@ def parse_sku(query: str) -> str:
 
 def availability(conn: sqlite3.Connection, sku: str) -> dict[str, Any] | None:
     """``{sku, communities: [{community, qty, reorder}]}``, or ``None`` when no scope knows ``sku``."""
-    rows = conn.execute(AVAILABILITY_SQL, {"sku": sku}).fetchall()
-    if not any(known for *_, known in rows):
+    rows = stock_everywhere(conn, sku)
+    if not any(r.known for r in rows):
         return None
-    return {
-        "sku": sku,
-        "communities": [{"community": str(s), "qty": int(q), "reorder": int(r)} for s, q, r, _ in rows],
-    }
+    return {"sku": sku, "communities": [{"community": r.scope, "qty": r.qty, "reorder": r.reorder} for r in rows]}
 
 
-def handle_availability(server: SyncServer, req: HttpRequest) -> dict[str, Any]:
-    """``GET /v1/district/availability``.
+def handle_availability(server: SyncServer, req: HttpRequest, conn: sqlite3.Connection) -> dict[str, Any]:
+    """``GET /v1/district/availability``, read from ``conn`` (a reader's connection).
 
     Raises:
         Unauthorized: the request signature (401, see ``auth``). BadRequest: the query (400).
         NotFound: ``unknown_sku``, an item no catalogue or counter knows (404).
     """
-    caller = server.gate.authenticate(req.headers.get("authorization"), req.method, req.path_query, req.body)
-    conn = server.node.conn
-    with atomic(conn):
-        server.gate.mark_seen(conn, caller.claim)
-    server.metrics.last_seen[caller.dev] = server.wall()
+    caller = server.gate.authenticate(req.headers.get("authorization"), req.method, req.path_query, req.body, conn)
+    server.seen_later(caller.claim)
     sku = parse_sku(req.query)
     answer = availability(conn, sku)
     if answer is None:

@@ -142,11 +142,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linli-server", description="Linli district sync server")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("init", parents=[common], help="create the district node and its key")
+    p = sub.add_parser(
+        "init",
+        parents=[common],
+        help="create the district node and its key",
+        description="create the district node, its key and the server's tables in --data",
+    )
     p.add_argument("--district", required=True, help="the district's name")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("serve", parents=[common], help="serve the sync API over HTTP(S)")
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="serve the sync API over HTTP(S)",
+        description="serve enrolment, sync, availability, audit, Open311, /healthz and /metrics over HTTP(S)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--tls-cert", default=None, help="TLS certificate file (PEM)")
@@ -158,26 +168,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("token", parents=[common], help="print a one-time enrolment token")
+    p = sub.add_parser(
+        "token",
+        parents=[common],
+        help="print a one-time enrolment token",
+        description="print a one-time enrolment token for a device of --community with --role",
+    )
     p.add_argument("--community", required=True, help="community id the device will belong to")
     p.add_argument("--role", required=True, choices=ROLES, help="kiosk or staff")
     p.add_argument("--ttl", default="24h", help="validity, e.g. 30m, 24h, 7d (default 24h)")
     p.set_defaults(func=cmd_token)
 
-    p = sub.add_parser("key", parents=[common], help="print the district public key (base64)")
+    p = sub.add_parser(
+        "key",
+        parents=[common],
+        help="print the district public key (base64)",
+        description="print the district public key (base64), which kiosks pin and auditors verify with",
+    )
     p.set_defaults(func=cmd_key)
 
-    p = sub.add_parser("devices", parents=[common], help="list enrolled devices")
+    p = sub.add_parser(
+        "devices",
+        parents=[common],
+        help="list enrolled devices",
+        description="list enrolled devices with their heads, last request, revocation and quarantine",
+    )
     p.set_defaults(func=cmd_devices)
 
-    p = sub.add_parser("revoke", parents=[common], help="revoke a device from its next stream seq")
+    p = sub.add_parser(
+        "revoke",
+        parents=[common],
+        help="revoke a device from its next stream seq",
+        description="write a device.revoke op: the device's ops from --from-seq on are refused everywhere",
+    )
     p.add_argument("device", help="device id (see 'devices')")
     p.add_argument("--reason", default="", help="why (kept in the op)")
     p.add_argument("--from-seq", type=int, default=None, help="first seq refused (default: one past the last held)")
     p.set_defaults(func=cmd_revoke)
 
     p = sub.add_parser(
-        "report", parents=[common], help="per community: open tickets, SLA, low stock, transfers, devices"
+        "report",
+        parents=[common],
+        help="per community: open tickets, SLA, low stock, transfers, devices",
+        description="the district report: per community open tickets, SLA, low stock, transfers and devices",
     )
     p.add_argument("--period", default="month", choices=["day", "week", "month", "quarter", "year"])
     p.set_defaults(func=cmd_report)

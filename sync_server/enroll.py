@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crdt.errors import CRDTError
 from crdt.keys import device_id
+from edge.reads import device
 from edge.store import Tx
 from edge.store.db import write_tx
 from edge.sync import unpack
@@ -128,14 +129,14 @@ def handle_enroll(server: SyncServer, req: HttpRequest) -> dict[str, Any]:
             raise Unauthorized("token_expired", f"the enrolment token expired {(now - expires) // 60_000} min ago")
         if msg.community is not None and msg.community != community:
             raise Forbidden("community_mismatch", f"the token is for community {community!r}, not {msg.community!r}")
-        known = conn.execute("SELECT community, revoked_from_seq FROM devices WHERE dev=?", (dev,)).fetchone()
-        if known is not None and known[1] is not None:
-            raise Unauthorized("revoked", f"device {dev} is revoked (from seq {known[1]})")
+        known = device(conn, dev)
+        if known is not None and known.revoked_from_seq is not None:
+            raise Unauthorized("revoked", f"device {dev} is revoked (from seq {known.revoked_from_seq})")
         gate.mark_seen(conn, claim)
         if used_ms is not None:  # the same device again: answer the same enrolment
             return _answer(server, dev, community, role)
         if known is not None:
-            raise Conflict("already_enrolled", f"device {dev} is already enrolled in community {known[0]!r}")
+            raise Conflict("already_enrolled", f"device {dev} is already enrolled in community {known.community!r}")
         conn.execute("UPDATE tokens SET used_ms=?, used_by=? WHERE hash=?", (now, dev, _token_hash(msg.token)))
         Tx(server.node.store, conn).emit(
             "district",
@@ -143,5 +144,5 @@ def handle_enroll(server: SyncServer, req: HttpRequest) -> dict[str, Any]:
             dev,
             {"pubkey": msg.pubkey, "community": community, "role": role, "name": msg.name},
         )
-    server.metrics.last_seen[dev] = now
+    server.metrics.seen(dev, now)
     return _answer(server, dev, community, role)

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from crdt.errors import CRDTError
 from crdt.op import Op, decode_op
 from edge.errors import OpRejected
+from edge.reads import device_heads, ledger_keys, max_index, ops_page
 from edge.store.views import counter_value, rights
 from edge.sync import unpack
 from sync_server.audit.routes import PendingSync
@@ -69,13 +70,13 @@ class _Push:
         if op.dev != self.caller.dev:
             raise Forbidden("forbidden", f"device {self.caller.dev} pushed op {op.where()} of another device")
         self.leaves.append(idx - 1)
-        for kind, scope, key in conn.execute("SELECT kind, scope, key FROM ledger WHERE op=?", (op.id,)):
-            held = rights(conn, kind, scope, key, op.dev)
-            total = counter_value(conn, kind, scope, key)
+        for k in ledger_keys(conn, op.id):
+            held = rights(conn, k.kind, k.scope, k.key, op.dev)
+            total = counter_value(conn, k.kind, k.scope, k.key)
             if held < 0 or total < 0:
-                self.overspent.append(
-                    (op, f"op {op.where()} ({op.type}) leaves {kind} {scope}/{key} at rights {held}, value {total}")
-                )
+                counter = f"{k.kind} {k.scope}/{k.key}"
+                why = f"op {op.where()} ({op.type}) leaves {counter} at rights {held}, value {total}"
+                self.overspent.append((op, why))
 
 
 def quarantine(
@@ -153,7 +154,7 @@ def handle_sync(server: SyncServer, req: HttpRequest) -> PendingSync:
     if msg.push:
         row = conn.execute("SELECT reason, detail FROM quarantine WHERE dev=?", (caller.dev,)).fetchone()
         if row is not None:
-            metrics.rejected["quarantined"] += len(msg.push)
+            metrics.reject("quarantined", len(msg.push))
             raise Forbidden("quarantined", f"device {caller.dev} is quarantined ({row[0]}: {row[1]})")
     hook = _Push(caller)
     rejected: list[OpRejected] = []
@@ -175,13 +176,13 @@ def handle_sync(server: SyncServer, req: HttpRequest) -> PendingSync:
                     quarantine(server, conn, caller.dev, "overspent", op.hash, why)
             server.audit.receive(conn, msg.cosignatures)
     except Forbidden:
-        metrics.rejected["forbidden"] += len(msg.push)
+        metrics.reject("forbidden", len(msg.push))
         raise
     now = server.wall()
-    metrics.last_seen[caller.dev] = now
-    metrics.accepted += len(hook.leaves)
+    metrics.seen(caller.dev, now)
+    metrics.accept(len(hook.leaves))
     for r in rejected:
-        metrics.rejected[r.code] += 1
+        metrics.reject(r.code)
     if equivocations:
         raise Conflict(
             "equivocation",
@@ -200,30 +201,19 @@ def handle_sync(server: SyncServer, req: HttpRequest) -> PendingSync:
 def pull(server: SyncServer, caller: Caller, cursor: int, limit: int) -> dict[str, Any]:
     """The page after ``cursor`` of the caller's scopes, its own heads and the new cursor."""
     conn = server.node.conn
-    top = int(conn.execute("SELECT COALESCE(MAX(idx), 0) FROM ops").fetchone()[0])
-    sql = "SELECT idx, raw FROM ops WHERE idx > ? AND idx <= ? AND dev != ?"
-    args: list[Any] = [cursor, top, caller.dev]
-    scopes = caller.scopes
-    if scopes is not None:
-        sql += f" AND scope IN ({','.join('?' for _ in scopes)})"
-        args += scopes
-    sql += " ORDER BY idx LIMIT ?"
-    args.append(limit + 1)
+    top = max_index(conn)
     ops: list[bytes] = []
     idxs: list[int] = []
     size = 0
     more = False
-    for idx, raw in conn.execute(sql, args):
-        if len(ops) >= limit or (ops and size + len(raw) > server.limits.max_answer_bytes):
+    for entry in ops_page(conn, cursor, upto=top, limit=limit + 1, scopes=caller.scopes, exclude_dev=caller.dev):
+        if len(ops) >= limit or (ops and size + len(entry.raw) > server.limits.max_answer_bytes):
             more = True
             break
-        ops.append(bytes(raw))
-        idxs.append(int(idx))
-        size += len(raw)
-    heads = {
-        f"{caller.dev}/{scope}": int(seq)
-        for scope, seq in conn.execute("SELECT scope, head_seq FROM streams WHERE dev=?", (caller.dev,))
-    }
+        ops.append(entry.raw)
+        idxs.append(entry.idx)
+        size += len(entry.raw)
+    heads = {f"{caller.dev}/{scope}": seq for scope, seq in device_heads(conn, caller.dev).items()}
     return {
         "ops": ops,
         "idx": idxs,

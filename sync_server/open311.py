@@ -29,11 +29,13 @@ import json
 import re
 import sqlite3
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs
 from xml.etree import ElementTree
 
+from edge.reads import CLOSED_STAGES, PublicTicket, public_ticket, public_tickets
 from edge.services import sla
+from edge.store import Store
 
 if TYPE_CHECKING:
     from sync_server.core import HttpRequest, SyncServer
@@ -82,15 +84,9 @@ FIELDS = (
 )
 """The GeoReport v2 fields of a service request, in the specification's order."""
 
-_CLOSED = ("resolved", "closed", "cancelled")
 _W3 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
 _ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
 _TARGET_WORDS = (("acknowledge", "acknowledge"), ("on_site", "on site"), ("fixed", "fixed"))
-_SELECT = (
-    "SELECT t.id, t.scope, t.category, t.urgency, t.reported_ms, t.epoch, t.stage, t.hold_reason, "
-    "t.close_reason, t.hold_since, (SELECT MAX(s.wall) FROM ticket_stages s WHERE s.ticket = t.id) "
-    "FROM tickets t WHERE t.code != ''"
-)
 
 
 class _Bad(Exception):
@@ -136,33 +132,31 @@ def _notes(stage: str, epoch: int, hold: str | None, close: str | None) -> str:
     notes = f"stage: {stage}"
     if close and stage in ("closed", "resolved"):
         notes += f" ({close})"
-    if hold and stage not in _CLOSED:
+    if hold and stage not in CLOSED_STAGES:
         notes += f"; on hold: {hold}"
     if epoch:
         notes += f"; reopened {epoch} time{'s' if epoch > 1 else ''}"
     return notes
 
 
-def request_of(row: tuple[Any, ...], district: str) -> dict[str, Any]:
-    """One ticket row (``_SELECT``) as a GeoReport service request, with nothing personal in it."""
-    tid, scope, category, urgency, reported, epoch, stage, hold, close, hold_since, last = row
-    closed = stage in _CLOSED
-    targets = ", ".join(f"{word} within {_span(sla.target_ms(urgency, t))}" for t, word in _TARGET_WORDS)
-    updated = max(x for x in (reported, last, hold_since) if x is not None)
+def request_of(t: PublicTicket, district: str) -> dict[str, Any]:
+    """One ticket as a GeoReport service request, with nothing personal in it."""
+    targets = ", ".join(f"{word} within {_span(sla.target_ms(t.urgency, k))}" for k, word in _TARGET_WORDS)
+    updated = max(x for x in (t.reported_ms, t.last_stage_ms, t.hold_since) if x is not None)
     return {
-        "service_request_id": str(tid),
-        "status": "closed" if closed else "open",
-        "status_notes": _notes(stage, int(epoch), hold, close),
-        "service_name": _service_name(category),
-        "service_code": category,
+        "service_request_id": t.id,
+        "status": "closed" if t.closed else "open",
+        "status_notes": _notes(t.stage, t.epoch, t.hold_reason, t.close_reason),
+        "service_name": _service_name(t.category),
+        "service_code": t.category,
         "description": None,
-        "agency_responsible": f"{district}, community {scope}",
-        "service_notice": f"urgency {urgency}: {targets}",
-        "requested_datetime": w3(reported),
+        "agency_responsible": f"{district}, community {t.scope}",
+        "service_notice": f"urgency {t.urgency}: {targets}",
+        "requested_datetime": w3(t.reported_ms),
         "updated_datetime": w3(updated),
-        "expected_datetime": w3(sla.deadline(urgency, "fixed", reported)),
-        "address": f"community {scope}, {district}",
-        "address_id": scope,
+        "expected_datetime": w3(sla.deadline(t.urgency, "fixed", t.reported_ms)),
+        "address": f"community {t.scope}, {district}",
+        "address_id": t.scope,
         "zipcode": None,
         "lat": None,
         "long": None,
@@ -188,39 +182,33 @@ def _list(value: str, allowed: tuple[str, ...] | None, name: str) -> list[str]:
 
 
 def _requests(conn: sqlite3.Connection, params: dict[str, str], now_ms: int, district: str) -> list[dict[str, Any]]:
-    sql = _SELECT
-    args: list[str | int] = []
     ids = _list(params.get("service_request_id", ""), None, "service_request_id")
     if ids:
         if len(ids) > MAX_IDS or any(not _ID.fullmatch(i) for i in ids):
             raise _Bad(400, f"service_request_id takes up to {MAX_IDS} ids of letters and digits, comma separated")
-        sql += f" AND t.id IN ({','.join('?' for _ in ids)})"
-        args += ids
-    else:
-        codes = _list(params.get("service_code", ""), tuple(SERVICES), "service_code")
-        statuses = set(_list(params.get("status", ""), ("open", "closed"), "status"))
-        start = _parse_w3("start_date", params["start_date"]) if params.get("start_date") else None
-        end = _parse_w3("end_date", params["end_date"]) if params.get("end_date") else None
-        if start is None:
-            end = now_ms if end is None else end
-            start = end - MAX_SPAN_MS
-        elif end is None:
-            end = start + MAX_SPAN_MS
-        if end < start:
-            raise _Bad(400, f"end_date {w3(end)} is before start_date {w3(start)}")
-        if end - start > MAX_SPAN_MS:
-            raise _Bad(400, f"start_date {w3(start)} to end_date {w3(end)} spans more than 90 days")
-        sql += " AND t.reported_ms >= ? AND t.reported_ms <= ?"
-        args += [start, end]
-        if codes:
-            sql += f" AND t.category IN ({','.join('?' for _ in codes)})"
-            args += codes
-        if statuses == {"open"}:
-            sql += " AND t.stage NOT IN ('resolved', 'closed', 'cancelled')"
-        elif statuses == {"closed"}:
-            sql += " AND t.stage IN ('resolved', 'closed', 'cancelled')"
-    sql += f" ORDER BY t.reported_ms DESC, t.id DESC LIMIT {MAX_RESULTS}"
-    return [request_of(r, district) for r in conn.execute(sql, args)]
+        return [request_of(t, district) for t in public_tickets(conn, limit=MAX_RESULTS, ids=ids)]
+    codes = _list(params.get("service_code", ""), tuple(SERVICES), "service_code")
+    statuses = set(_list(params.get("status", ""), ("open", "closed"), "status"))
+    start = _parse_w3("start_date", params["start_date"]) if params.get("start_date") else None
+    end = _parse_w3("end_date", params["end_date"]) if params.get("end_date") else None
+    if start is None:
+        end = now_ms if end is None else end
+        start = end - MAX_SPAN_MS
+    elif end is None:
+        end = start + MAX_SPAN_MS
+    if end < start:
+        raise _Bad(400, f"end_date {w3(end)} is before start_date {w3(start)}")
+    if end - start > MAX_SPAN_MS:
+        raise _Bad(400, f"start_date {w3(start)} to end_date {w3(end)} spans more than 90 days")
+    status: Literal["open", "closed"] | None = None
+    if statuses == {"open"}:
+        status = "open"
+    elif statuses == {"closed"}:
+        status = "closed"
+    found = public_tickets(
+        conn, limit=MAX_RESULTS, reported_from=start, reported_to=end, categories=codes, status=status
+    )
+    return [request_of(t, district) for t in found]
 
 
 def _services() -> list[dict[str, Any]]:
@@ -256,8 +244,11 @@ def _render(fmt: str, root: str, child: str, items: list[dict[str, Any]], status
     return status, json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode(), JSON_TYPE
 
 
-def handle_open311(server: SyncServer, req: HttpRequest) -> tuple[int, bytes, str]:
-    """Answer a request under ``/open311/v2/``: ``(status, body, content type)``; never raises for bad input."""
+def handle_open311(server: SyncServer, req: HttpRequest, conn: sqlite3.Connection) -> tuple[int, bytes, str]:
+    """Answer a request under ``/open311/v2/`` from ``conn`` (a reader's): ``(status, body, content type)``.
+
+    Never raises for bad input.
+    """
     rest = req.path[len(PREFIX) :] if req.path.startswith(PREFIX) else ""
     stem, dot, fmt = rest.rpartition(".")
     if not dot or fmt not in ("json", "xml"):
@@ -269,18 +260,17 @@ def handle_open311(server: SyncServer, req: HttpRequest) -> tuple[int, bytes, st
             raise _Bad(400, "a GET takes no body")
         if stem == "services":
             return _render(fmt, "services", "service", _services())
-        conn = server.node.conn
-        district = str(server.node.store.get("district_name") or "district")
+        district = str(Store.meta_get(conn, "district_name") or "district")
         if stem == "requests":
             found = _requests(conn, _params(req.query), server.wall(), district)
             return _render(fmt, "service_requests", "request", found)
         if stem.startswith("requests/") and stem.count("/") == 1:
             rid = stem.removeprefix("requests/")
             _params(req.query)
-            row = conn.execute(_SELECT + " AND t.id = ?", (rid,)).fetchone() if _ID.fullmatch(rid) else None
-            if row is None:
+            ticket = public_ticket(conn, rid) if _ID.fullmatch(rid) else None
+            if ticket is None:
                 raise _Bad(404, f"no service request {rid[:64]!r}")
-            return _render(fmt, "service_requests", "request", [request_of(row, district)])
+            return _render(fmt, "service_requests", "request", [request_of(ticket, district)])
         raise _Bad(404, f"no Open311 resource {req.path[:100]!r}; see {PREFIX}services.json")
     except _Bad as bad:
         return _render(fmt, "errors", "error", [{"code": bad.status, "description": bad.description}], bad.status)

@@ -27,6 +27,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+from edge import reads
 from edge.domain.stock import list_items
 from edge.domain.transfers import list_transfers
 from edge.node import Node
@@ -39,30 +40,14 @@ __all__ = ["IN_FLIGHT", "district_report", "render_report"]
 IN_FLIGHT = ("requested", "approved", "shipped")
 
 
-def _communities(conn: sqlite3.Connection) -> list[str]:
-    found: set[str] = set()
-    for sql in (
-        "SELECT DISTINCT community FROM devices",
-        "SELECT DISTINCT scope FROM tickets",
-        "SELECT DISTINCT scope FROM counters WHERE kind = 'stock'",
-        "SELECT src FROM transfers UNION SELECT dst FROM transfers",
-    ):
-        found |= {str(r[0]) for r in conn.execute(sql) if r[0]}
-    return sorted(found)
-
-
 def _open_tickets(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
-    rows = conn.execute(
-        "SELECT scope, urgency, COUNT(*), SUM(hold_reason IS NOT NULL), SUM(conflict) FROM tickets "
-        "WHERE code != '' AND stage NOT IN ('resolved', 'closed', 'cancelled') GROUP BY scope, urgency"
-    )
-    for scope, urgency, n, held, conflicts in rows:
-        c = out.setdefault(str(scope), {**{u: 0 for u in URGENCIES}, "total": 0, "on_hold": 0, "conflicts": 0})
-        c[str(urgency)] = int(n)
-        c["total"] += int(n)
-        c["on_hold"] += int(held or 0)
-        c["conflicts"] += int(conflicts or 0)
+    for row in reads.open_tickets(conn):
+        c = out.setdefault(row.scope, {**{u: 0 for u in URGENCIES}, "total": 0, "on_hold": 0, "conflicts": 0})
+        c[row.urgency] = row.count
+        c["total"] += row.count
+        c["on_hold"] += row.on_hold
+        c["conflicts"] += row.conflicts
     return out
 
 
@@ -87,55 +72,42 @@ def _sla(figures: dict[str, Any] | None, period: str) -> dict[str, Any]:
 
 
 def _low_stock(conn: sqlite3.Connection, scope: str) -> list[dict[str, Any]]:
-    qty = dict(conn.execute("SELECT key, value FROM counters WHERE kind='stock' AND scope=?", (scope,)).fetchall())
+    qty = reads.stock_counts(conn, scope)
     scopes = [scope] if scope == "district" else [scope, "district"]
     return [
-        {"sku": i["sku"], "qty": int(qty.get(i["sku"], 0)), "reorder": int(i["reorder"])}
+        {"sku": i["sku"], "qty": qty.get(i["sku"], 0), "reorder": int(i["reorder"])}
         for i in list_items(conn, scopes)
-        if i["reorder"] and int(qty.get(i["sku"], 0)) <= int(i["reorder"])
+        if i["reorder"] and qty.get(i["sku"], 0) <= int(i["reorder"])
     ]
 
 
 def _double_shipped(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
-    rows = conn.execute(
-        "SELECT scope, reason, COUNT(*), -SUM(delta) FROM ledger WHERE kind='stock' AND action='issue' "
-        "AND reason LIKE 'transfer %' GROUP BY scope, reason HAVING COUNT(*) > 1 ORDER BY scope, reason"
-    )
-    for scope, reason, n, qty in rows:
-        entry = {"transfer": str(reason).removeprefix("transfer "), "shipments": int(n), "qty_issued": int(qty)}
-        out.setdefault(str(scope), []).append(entry)
+    for d in reads.double_shipments(conn):
+        entry = {"transfer": d.transfer, "shipments": d.shipments, "qty_issued": d.qty_issued}
+        out.setdefault(d.scope, []).append(entry)
     return out
 
 
 def _devices(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     seen = {str(d): int(ms) for d, ms in conn.execute("SELECT dev, last_seen_ms FROM seen")}
-    skew_flags = {str(d): str(t) for d, t in conn.execute("SELECT dev, detail FROM flags WHERE flag='clock_skew'")}
+    skew_flags = reads.flagged(conn, "clock_skew")
     quarantined = {str(d): f"{r}: {t}" for d, r, t in conn.execute("SELECT dev, reason, detail FROM quarantine")}
-    latest: dict[str, tuple[int, int]] = {}
-    rows = conn.execute(
-        "SELECT o.dev, o.wall, o.received_ms FROM streams s JOIN ops o "
-        "ON o.dev = s.dev AND o.scope = s.scope AND o.seq = s.head_seq"
-    )
-    for dev, wall, received in rows:
-        if str(dev) not in latest or int(received) > latest[str(dev)][1]:
-            latest[str(dev)] = (int(wall), int(received))
+    latest = reads.latest_ops(conn)
     out: dict[str, list[dict[str, Any]]] = {}
-    for dev, community, role, name, revoked in conn.execute(
-        "SELECT dev, community, role, name, revoked_from_seq FROM devices ORDER BY community, name, dev"
-    ):
-        wall_received = latest.get(str(dev))
-        out.setdefault(str(community), []).append(
+    for d in reads.devices(conn):
+        last = latest.get(d.dev)
+        out.setdefault(d.community, []).append(
             {
-                "device": str(dev),
-                "name": str(name),
-                "role": str(role),
-                "last_seen_ms": seen.get(str(dev)),
-                "revoked": revoked is not None,
-                "quarantined": quarantined.get(str(dev)),
-                "clock_skew": str(dev) in skew_flags,
-                "clock_skew_detail": skew_flags.get(str(dev)),
-                "skew_ms": None if wall_received is None else wall_received[0] - wall_received[1],
+                "device": d.dev,
+                "name": d.name,
+                "role": d.role,
+                "last_seen_ms": seen.get(d.dev),
+                "revoked": d.revoked,
+                "quarantined": quarantined.get(d.dev),
+                "clock_skew": d.dev in skew_flags,
+                "clock_skew_detail": skew_flags.get(d.dev),
+                "skew_ms": None if last is None else last.wall - last.received_ms,
             }
         )
     return out
@@ -162,7 +134,7 @@ def district_report(node: Node, *, period: str = "month", now_ms: int | None = N
     moving = [t for t in list_transfers(conn) if t["step"] in IN_FLIGHT]
     empty = {**{u: 0 for u in URGENCIES}, "total": 0, "on_hold": 0, "conflicts": 0}
     communities: dict[str, Any] = {}
-    for c in _communities(conn):
+    for c in reads.communities(conn):
         flights = [
             {k: t[k] for k in ("id", "src", "dst", "sku", "qty", "step")}
             | {"direction": "out" if t["src"] == c else "in"}

@@ -1,6 +1,7 @@
 """The audit export file (``linli-audit-export/1``): what ``linli-server audit export`` writes.
 
-A stream of msgpack maps, read back with explicit limits (``records``):
+A stream of canonical msgpack maps (``crdt.canonical``: keys sorted, shortest forms), read back with
+explicit limits and the canonical check (``records``):
 
 1. header ``{format: "linli-audit-export/1", origin, district_pubkey (32 bytes), created_ms}``;
 2. every op of the district log in log order (= Merkle leaf order) ``{op: raw op bytes, received_ms}``;
@@ -24,29 +25,29 @@ from typing import Any, BinaryIO
 
 import msgpack
 
-from crdt.canonical import MAX_SIZE
+from crdt.canonical import MAX_SIZE, decode, encode
+from crdt.errors import DecodeError
 from crdt.note import MAX_NOTE_BYTES, Ed25519Signer
+from crdt.op import op_hash
 
 __all__ = ["EXPORT_FORMAT", "MAX_RECORD", "export_end_message", "op_hash_of", "records", "write_export"]
 
 EXPORT_FORMAT = "linli-audit-export/1"
 MAX_RECORD = MAX_NOTE_BYTES + 4096
+_CHUNK = 64 * 1024
 
 
 def op_hash_of(raw: object) -> bytes:
-    """The op hash ``SHA-256(body ‖ sig)`` of raw op bytes, read without any other check.
+    """The op hash (``crdt.op.op_hash``) of raw op bytes, read without any other check.
 
     Bytes that are not the array ``[body, sig]`` get a hash no op can have (so they take their place in a
     tree without matching anything), and so does anything that is not bytes.
     """
     if isinstance(raw, bytes):
         try:
-            outer = msgpack.unpackb(raw, raw=False, max_bin_len=MAX_SIZE, max_array_len=2, max_str_len=MAX_SIZE)
-            if isinstance(outer, list) and len(outer) == 2 and all(isinstance(p, bytes) for p in outer):
-                return hashlib.sha256(outer[0] + outer[1]).digest()
-        except (ValueError, msgpack.UnpackException):
-            pass
-        return hashlib.sha256(b"not an op\n" + raw).digest()
+            return op_hash(raw)
+        except DecodeError:
+            return hashlib.sha256(b"not an op\n" + raw).digest()
     return hashlib.sha256(b"not bytes\n" + repr(raw).encode()).digest()
 
 
@@ -85,7 +86,7 @@ def write_export(
 
         def put(record: dict[str, Any]) -> None:
             nonlocal written
-            data = msgpack.packb(record, use_bin_type=True)
+            data = encode(record)
             digest.update(data)
             fh.write(data)
             written += len(data)
@@ -111,7 +112,7 @@ def write_export(
             "sha256": sha,
             "signature": signer.sign(export_end_message(origin, n_ops, n_cps, sha)),
         }
-        data = msgpack.packb(end, use_bin_type=True)
+        data = encode(end)
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -120,25 +121,35 @@ def write_export(
 
 
 def records(fh: BinaryIO) -> Iterator[tuple[int, int, Any]]:
-    """``(start offset, end offset, record)`` for each msgpack record of ``fh``, under explicit limits.
+    """``(start offset, end offset, record)`` for each canonical msgpack record of ``fh``, under explicit limits.
 
     A record over ``MAX_RECORD`` bytes, a bin over 64 KiB, a text over ``MAX_NOTE_BYTES``, an array or map
-    of more than 16 items, an extension type or a non-text map key raises (``ValueError`` or
-    ``msgpack.UnpackException``); a record cut off by the end of the file ends the stream.
+    of more than 16 items, an extension type, a non-text map key or a record that is not canonical
+    (``crdt.canonical``: sorted keys, shortest forms, no floats) raises ``ValueError`` (a ``crdt``
+    ``DecodeError``) or ``msgpack.UnpackException``; a record cut off by the end of the file ends the stream.
     """
     unpacker = msgpack.Unpacker(
-        fh,
         raw=False,
         strict_map_key=True,
-        max_buffer_size=MAX_RECORD,
+        max_buffer_size=MAX_RECORD + _CHUNK,
         max_bin_len=MAX_SIZE,
         max_str_len=MAX_NOTE_BYTES,
         max_array_len=16,
         max_map_len=16,
         max_ext_len=0,
     )
-    start = 0
-    for record in unpacker:
-        end = unpacker.tell()
-        yield start, end, record
-        start = end
+    held = bytearray()  # the bytes fed to the unpacker from offset ``base`` on
+    base = start = 0
+    while chunk := fh.read(_CHUNK):
+        unpacker.feed(chunk)
+        held += chunk
+        while True:
+            try:
+                unpacker.unpack()  # the limits above; then the canonical check of the record's own bytes
+            except msgpack.OutOfData:
+                break
+            end = unpacker.tell()
+            yield start, end, decode(bytes(held[start - base : end - base]), max_size=MAX_RECORD)
+            start = end
+        del held[: start - base]
+        base = start

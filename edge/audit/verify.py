@@ -131,7 +131,8 @@ class Report:
 
 
 def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """A non-negative integer SQLite can hold (a changed byte can make a time 2**63 or more)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
 class _Rebuild:

@@ -32,6 +32,7 @@ from crdt.merkle import verify_consistency
 from crdt.note import SIG_COSIGNATURE_V1, Checkpoint, Note, Verifier, cosign, open_checkpoint, parse_note, verify_note
 from edge.audit.client import MAX_PROOF, district_key_b64, parse_district_key
 from edge.errors import AuditAlarm, AuditError, InputError
+from edge.sync.protocol import pack
 
 __all__ = ["MAX_BODY", "STATE_FILE", "Transport", "http_transport", "run_witness"]
 
@@ -206,7 +207,7 @@ def run_witness(
         raise AuditAlarm(f"witness alarm ({alarm.code}): {alarm.reason}") from None
     wname = state["name"]
     sig = cosign(new, key, wname, max(0, now_ms // 1000))
-    status, _ = transport("POST", "/v1/audit/cosignature", msgpack.packb({"size": new.size, "line": sig.line()}))
+    status, _ = transport("POST", "/v1/audit/cosignature", pack({"size": new.size, "line": sig.line()}))
     own = Note(note.body, tuple(s for s in note.signatures if s.name == district.name and s.key_id == district.key_id))
     previous = Checkpoint.parse(parse_note(trusted).body).size if trusted else None
     state.update(origin=new.origin, checkpoint=own.text())

@@ -12,7 +12,6 @@ script that applies large batches must guard its entry point with ``if __name__ 
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import sqlite3
@@ -21,13 +20,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import msgpack
-
 from crdt.chain import Placement, check_next
 from crdt.errors import ChainError, DecodeError, EnvelopeError, Equivocation, Gap, SignatureError, WrongPrev
 from crdt.hlc import HLC
 from crdt.keys import device_id, verify_signature
-from crdt.op import ZERO_HASH, Op, decode_op, verify_op
+from crdt.op import ZERO_HASH, Op, decode_op, op_hash, verify_op
 from edge.errors import EdgeError, InputError, OpRejected
 from edge.store.optypes import REGISTRY, may_write, validate_payload
 
@@ -92,10 +89,11 @@ def shutdown_verify_pool() -> None:
 
 def _outer_hash(raw: object) -> bytes | None:
     """The op hash of ``raw`` read without any other check (``None`` if it is not ``[body, sig]``)."""
+    if not isinstance(raw, bytes):
+        return None
     try:
-        outer = msgpack.unpackb(raw, raw=False)
-        return hashlib.sha256(outer[0] + outer[1]).digest()
-    except Exception:
+        return op_hash(raw)
+    except DecodeError:
         return None
 
 

@@ -11,7 +11,8 @@
   registered witness key or an enrolled kiosk's key before it is kept; answers ``{size, witness,
   timestamp, stored}``.
 
-Errors are msgpack ``{error, detail}`` with 400 (malformed), 403 (unknown witness) or 404 (no such
+Bodies are canonical msgpack (``edge.sync.pack``/``unpack``, a cosignature body of at most ``MAX_COSIGN_BODY``
+bytes). Errors are msgpack ``{error, detail}`` with 400 (malformed), 403 (unknown witness) or 404 (no such
 checkpoint or endpoint). The server's route is one line: ``status, ctype, out = handle(log, request.method,
 path_with_query, await request.body())``. These endpoints carry hashes and signatures only, no personal
 data, and need no request signature.
@@ -23,9 +24,9 @@ import sqlite3
 from typing import Any
 from urllib.parse import parse_qs
 
-import msgpack
-
+from crdt.errors import CRDTError
 from edge.errors import InputError, Refused, UnknownEntity
+from edge.sync import pack, unpack
 from sync_server.audit.log import MAX_COSIGN_BODY, AuditLog
 
 __all__ = ["MSGPACK", "TEXT", "handle"]
@@ -74,11 +75,11 @@ def handle(
 
 
 def _ok(value: dict[str, Any]) -> tuple[int, str, bytes]:
-    return 200, MSGPACK, msgpack.packb(value, use_bin_type=True)
+    return 200, MSGPACK, pack(value)
 
 
 def _error(status: int, code: str, detail: str) -> tuple[int, str, bytes]:
-    return status, MSGPACK, msgpack.packb({"error": code, "detail": detail}, use_bin_type=True)
+    return status, MSGPACK, pack({"error": code, "detail": detail})
 
 
 def _param(params: dict[str, list[str]], name: str, required: bool = True) -> Any:
@@ -97,9 +98,9 @@ def _cosign_body(body: bytes) -> tuple[int, str]:
     if len(body) > MAX_COSIGN_BODY:
         raise InputError(f"a cosignature body has at most {MAX_COSIGN_BODY} bytes, got {len(body)}")
     try:
-        value = msgpack.unpackb(body, raw=False, strict_map_key=True, max_str_len=MAX_COSIGN_BODY)
-    except (ValueError, msgpack.UnpackException) as exc:
-        raise InputError(f"the cosignature body is not msgpack: {exc}") from None
+        value = unpack(body, MAX_COSIGN_BODY)
+    except CRDTError as exc:
+        raise InputError(f"the cosignature body is not canonical msgpack: {exc}") from None
     if not isinstance(value, dict):
         raise InputError("the cosignature body is not a map {size, line}")
     size, line = value.get("size"), value.get("line")

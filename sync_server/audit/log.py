@@ -39,6 +39,7 @@ from crdt.op import Op
 from edge.audit.export import op_hash_of, write_export
 from edge.audit.names import WITNESS_NAME
 from edge.errors import EdgeError, InputError, Refused, StoreError, UnknownEntity
+from edge.reads import exported_ops, hashes_after, max_index
 from edge.store import Store
 from edge.store.db import write_tx
 from sync_server.audit.proofs import BatchProofs, leaf_indices
@@ -93,15 +94,22 @@ class CheckpointRecord:
 class AuditLog:
     """The district's Merkle log over ``store``'s op log, with checkpoints signed by ``signer`` under ``origin``.
 
-    Reads and writes go through ``store.conn`` unless a method is given the connection of a transaction
-    already open on it (``catch_up``, ``on_accept``, ``checkpoint``).
+    Reads and writes go through ``conn`` (default ``store.conn``) unless a method is given the connection of
+    a transaction already open on it (``catch_up``, ``on_accept``, ``checkpoint``). An ``AuditLog`` over a
+    read-only connection answers the public reads (checkpoints, proofs) off the writer thread.
     """
 
     def __init__(
-        self, store: Store, signer: Ed25519Signer, origin: str, *, wall: Callable[[], int] | None = None
+        self,
+        store: Store,
+        signer: Ed25519Signer,
+        origin: str,
+        *,
+        wall: Callable[[], int] | None = None,
+        conn: sqlite3.Connection | None = None,
     ) -> None:
         self.store = store
-        self.conn = store.conn
+        self.conn = conn if conn is not None else store.conn  # a reader's connection serves the public reads
         self.signer = signer
         self.origin = origin
         self.verifier = Verifier(origin, signer.public_bytes)
@@ -140,9 +148,9 @@ class AuditLog:
         c = conn if conn is not None else self.conn
         log = self._tree(conn)
         n = log.size
-        rows = c.execute("SELECT idx, hash FROM ops WHERE idx > ? ORDER BY idx", (n,)).fetchall()
+        rows = hashes_after(c, n)
         if not rows:
-            top = c.execute("SELECT MAX(idx) FROM ops").fetchone()[0] or 0
+            top = max_index(c)
             if top < n:
                 raise StoreError(
                     f"the op log ends at log index {top} but the audit tree has {n} leaves: ops were deleted "
@@ -428,12 +436,7 @@ class AuditLog:
         self.conn.execute("BEGIN")
         try:
             size = self.size
-            ops = (
-                (bytes(raw), int(ms))
-                for raw, ms in self.conn.execute(
-                    "SELECT raw, received_ms FROM ops WHERE idx <= ? ORDER BY idx", (size,)
-                )
-            )
+            ops = exported_ops(self.conn, size)
             notes = ((self.checkpoint_with_cosignatures(r.size), r.created_ms) for r in self.checkpoints())
             return write_export(
                 path, origin=self.origin, signer=self.signer, ops=ops, checkpoints=notes, created_ms=self.wall()

@@ -4,7 +4,7 @@ A sync answer carries an inclusion proof for every pushed op (up to thousands), 
 next to each other in the log, so their proofs share most of their hashes. ``BatchProofs`` reads the hashes
 around a range of leaves with one query per tree level and remembers every hash it read, so a batch of
 ``k`` neighbouring proofs costs about ``log2 n`` queries instead of ``k·log2 n``. ``leaf_indices`` looks a
-batch of op hashes up in chunks. Reads only: it never writes the store.
+batch of op hashes up (``edge.reads.indices_of``). Reads only: it never writes the store.
 """
 
 from __future__ import annotations
@@ -15,23 +15,17 @@ from collections.abc import Sequence
 from crdt.errors import ProofError
 from crdt.merkle import MerkleLog
 from edge.errors import InputError
+from edge.reads import indices_of
 
 __all__ = ["BatchProofs", "leaf_indices"]
 
-CHUNK = 500
 PREFETCH_SPREAD = 8
 """Prefetch a range of leaves only when it is at most this many times the number of leaves asked for."""
 
 
 def leaf_indices(conn: sqlite3.Connection, op_hashes: Sequence[bytes], size: int) -> list[int | None]:
     """The leaf index (``ops.idx - 1``) of each op hash, ``None`` for an op not among the first ``size`` leaves."""
-    found: dict[bytes, int] = {}
-    unique = list(dict.fromkeys(op_hashes))
-    for i in range(0, len(unique), CHUNK):
-        part = unique[i : i + CHUNK]
-        marks = ",".join("?" * len(part))
-        for h, idx in conn.execute(f"SELECT hash, idx FROM ops WHERE hash IN ({marks})", part):
-            found[bytes(h)] = int(idx)
+    found = indices_of(conn, op_hashes)
     out: list[int | None] = []
     for h in op_hashes:
         idx = found.get(h)

@@ -10,8 +10,9 @@
   signs one checkpoint for the group, inside the group's transaction, and completes each sync answer
   with ``checkpoint``, ``consistency``, ``leaves`` and ``inclusion`` (so the signature covers every op
   the answers report as accepted, and it is durable before any answer leaves);
-- ``route`` answers the public ``/v1/audit/*`` requests (no request signature: hashes and signatures
-  only) with ``sync_server.audit.http.handle``.
+- ``read`` answers the public ``GET /v1/audit/*`` requests (no request signature: hashes and signatures
+  only) with ``sync_server.audit.http.handle`` on a reader connection, off the writer thread; ``route``
+  keeps a ``POST /v1/audit/cosignature`` on the writer.
 
 A damaged log (a gap in ``ops.idx``, fewer ops than leaves) stops the append with ``StoreError``: the
 request that met it fails with 500 and nothing it pushed is kept; the answers of a group whose
@@ -93,14 +94,19 @@ class ServerAudit:
             log.error("the district's audit log is damaged: %s", exc)
 
     def route(self, req: HttpRequest) -> HttpResponse:
-        """Answer a public ``/v1/audit/*`` request."""
+        """Answer a ``POST /v1/audit/cosignature`` on the writer: kept in a savepoint of the group's transaction."""
         from sync_server.core import HttpResponse
 
-        if req.method == "GET":
-            status, content_type, body = handle(self.log, req.method, req.path_query)
-        else:  # a cosignature, kept in a savepoint of the group's transaction
-            with atomic(self.server.node.conn) as conn:
-                status, content_type, body = handle(self.log, req.method, req.path_query, req.body, conn)
+        with atomic(self.server.node.conn) as conn:
+            status, content_type, body = handle(self.log, req.method, req.path_query, req.body, conn)
+        return HttpResponse(status, body, content_type)
+
+    def read(self, req: HttpRequest, conn: sqlite3.Connection) -> HttpResponse:
+        """Answer a public ``GET /v1/audit/*`` from a reader connection ``conn`` (off the writer thread)."""
+        from sync_server.core import HttpResponse
+
+        reader = AuditLog(self.log.store, self.log.signer, self.log.origin, wall=self.log.wall, conn=conn)
+        status, content_type, body = handle(reader, req.method, req.path_query)
         return HttpResponse(status, body, content_type)
 
     def receive(self, conn: sqlite3.Connection, cosignatures: list[Any]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from edge.audit.client import request_fields, witness_vkey
 from edge.audit.names import district_origin
 from edge.errors import InputError, Refused, StoreError, UnknownEntity
 from edge.store import db
+from edge.sync import pack, unpack
 from sync_server.audit.http import handle
 from sync_server.audit.log import SqliteNodeStore
 from tests.edge.audit_sim import ORIGIN, audited_sync, own_ops, setup
@@ -214,8 +215,11 @@ def test_the_public_endpoints_answer_checkpoints_proofs_and_cosignatures_and_nam
     assert status == 200 and verify_inclusion(answer["leaf"], 1, rec.size, answer["proof"], rec.root)
     a = kiosks["a"]
     line = cosign(Checkpoint.parse(parse_note(rec.note).body), a.store.ident.key, f"linli.kiosk/{a.dev}", 3).line()
-    status, _, body = handle(d.log, "POST", "/v1/audit/cosignature", msgpack.packb({"size": rec.size, "line": line}))
-    assert status == 200 and msgpack.unpackb(body)["stored"] is True
+    unsorted = msgpack.packb({"size": rec.size, "line": line})  # keys out of canonical order
+    status, _, body = handle(d.log, "POST", "/v1/audit/cosignature", unsorted)
+    assert status == 400 and "not canonical msgpack" in unpack(body, 4096)["detail"]
+    status, _, body = handle(d.log, "POST", "/v1/audit/cosignature", pack({"size": rec.size, "line": line}))
+    assert status == 200 and unpack(body, 4096)["stored"] is True
     status, _, body = handle(d.log, "GET", f"/v1/audit/checkpoint?size={rec.size}")
     assert line in body.decode()
     for target, want in [
@@ -229,7 +233,7 @@ def test_the_public_endpoints_answer_checkpoints_proofs_and_cosignatures_and_nam
         assert status == want, target
         assert msgpack.unpackb(body)["detail"]
     status, _, body = handle(d.log, "POST", "/v1/audit/cosignature", b"\xc1")
-    assert status == 400 and "not msgpack" in msgpack.unpackb(body)["detail"]
+    assert status == 400 and "not canonical msgpack" in msgpack.unpackb(body)["detail"]
     assert witness_vkey(a.store).startswith(f"linli.kiosk/{a.dev}+")
     d.close()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from crdt.op import ZERO_HASH, decode_op, sign_op
 from edge.node import Node
 from edge.sync import SyncAnswer, sync_once
@@ -159,12 +161,20 @@ def test_healthz_and_metrics_report_ops_and_devices(
     )
     district.handle(signed(node, sync_body([seq_op.raw])))
     assert district.handle(HttpRequest("GET", "/healthz")).status == 200
-    text = district.handle(HttpRequest("GET", "/metrics")).body.decode()
-    assert "linli_ops_accepted_total 1" in text
-    assert 'linli_ops_rejected_total{reason="gap"} 1' in text
-    assert f'linli_device_last_seen_timestamp_seconds{{device="{node.dev}"}}' in text
-    assert 'linli_requests_total{path="/v1/sync",status="200"} 2' in text
-    assert "linli_sync_seconds_count 2" in text
+    resp = district.handle(HttpRequest("GET", "/metrics"))
+    assert resp.content_type == "text/plain; version=0.0.4; charset=utf-8"
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(resp.body.decode())
+        for s in family.samples
+    }
+    assert samples[("linli_ops_accepted_total", ())] == 1
+    assert samples[("linli_ops_rejected_total", (("reason", "gap"),))] == 1
+    assert samples[("linli_device_last_seen_timestamp_seconds", (("device", node.dev),))] == district.wall() / 1000
+    assert samples[("linli_requests_total", (("path", "/v1/sync"), ("status", "200")))] == 2
+    assert samples[("linli_sync_seconds_count", ())] == 2
+    assert samples[("linli_ops_stored", ())] == district.node.store.op_count()
+    assert district.metrics.rejected == {"gap": 1} and district.metrics.accepted == 1
 
 
 def test_ops_pushed_after_a_rejected_one_are_skipped_so_the_log_stays_causal(
