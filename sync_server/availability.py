@@ -21,9 +21,10 @@ from urllib.parse import parse_qs
 
 from edge.reads import AVAILABILITY_SQL, stock_everywhere
 from sync_server.errors import BadRequest, NotFound
+from sync_server.http_types import HttpRequest
 
 if TYPE_CHECKING:
-    from sync_server.core import HttpRequest, SyncServer
+    from sync_server.core import SyncServer
 
 __all__ = ["AVAILABILITY_SQL", "availability", "handle_availability", "parse_sku"]
 

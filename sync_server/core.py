@@ -18,20 +18,20 @@ import queue
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from crdt.hlc import system_ms
 from edge.errors import NotInitialised
 from edge.node import Node
 from edge.reads import max_index
-from edge.sync import CONTENT_TYPE, AuthClaim, pack
+from edge.sync import AuthClaim, pack
 from sync_server.audit.routes import AUDIT_ROUTES, PendingSync, ServerAudit
 from sync_server.auth import Gate
 from sync_server.availability import handle_availability
 from sync_server.enroll import handle_enroll
 from sync_server.errors import MethodNotAllowed, NotFound, PayloadTooLarge, SetupError, SyncError
 from sync_server.exchange import handle_sync
+from sync_server.http_types import HttpRequest, HttpResponse, Limits
 from sync_server.metrics import CONTENT_TYPE as METRICS_TYPE
 from sync_server.metrics import Metrics
 from sync_server.open311 import PREFIX as OPEN311_PREFIX
@@ -40,43 +40,6 @@ from sync_server.readers import Readers
 from sync_server.schema import migrate_server
 
 __all__ = ["HttpRequest", "HttpResponse", "InProcessTransport", "Limits", "SyncServer"]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Bounds on what one request may ask of the server."""
-
-    max_body: int = 16 << 20
-    max_push: int = 5000
-    max_limit: int = 5000
-    max_answer_bytes: int = 8 << 20
-    window_ms: int = 5 * 60_000
-    rate_per_s: float = 20.0
-    burst: float = 60.0
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    """One request; ``headers`` keys are lower case."""
-
-    method: str
-    path: str
-    query: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    oversize: int | None = None  # the transport stopped reading a body this large (-1: size unknown)
-
-    @property
-    def path_query(self) -> str:
-        """What the request signature covers: the path, and ``?query`` when there is one."""
-        return f"{self.path}?{self.query}" if self.query else self.path
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    body: bytes
-    content_type: str = CONTENT_TYPE
 
 
 log = logging.getLogger("linli.server")

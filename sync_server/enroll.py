@@ -27,9 +27,10 @@ from edge.store.db import write_tx
 from edge.sync import unpack
 from sync_server.db import atomic
 from sync_server.errors import BadRequest, Conflict, Forbidden, RateLimited, Unauthorized
+from sync_server.http_types import HttpRequest
 
 if TYPE_CHECKING:
-    from sync_server.core import HttpRequest, SyncServer
+    from sync_server.core import SyncServer
 
 __all__ = ["ROLES", "EnrollRequest", "handle_enroll", "issue_token", "parse_ttl"]
 

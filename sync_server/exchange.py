@@ -39,9 +39,10 @@ from sync_server.audit.routes import PendingSync
 from sync_server.auth import Caller
 from sync_server.db import atomic
 from sync_server.errors import BadRequest, Conflict, Forbidden
+from sync_server.http_types import HttpRequest
 
 if TYPE_CHECKING:
-    from sync_server.core import HttpRequest, SyncServer
+    from sync_server.core import SyncServer
 
 __all__ = ["SyncRequest", "handle_sync", "quarantine"]
 

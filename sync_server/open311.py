@@ -36,9 +36,10 @@ from xml.etree import ElementTree
 from edge.reads import CLOSED_STAGES, PublicTicket, public_ticket, public_tickets
 from edge.services import sla
 from edge.store import Store
+from sync_server.http_types import HttpRequest
 
 if TYPE_CHECKING:
-    from sync_server.core import HttpRequest, SyncServer
+    from sync_server.core import SyncServer
 
 __all__ = ["FIELDS", "PREFIX", "SERVICES", "handle_open311", "request_of", "w3"]
 

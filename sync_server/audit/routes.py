@@ -34,10 +34,11 @@ from sync_server.audit.http import handle
 from sync_server.audit.log import AuditLog
 from sync_server.db import atomic
 from sync_server.errors import SetupError, SyncError
+from sync_server.http_types import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
     from edge.node import Node
-    from sync_server.core import HttpRequest, HttpResponse, SyncServer
+    from sync_server.core import SyncServer
 
 __all__ = ["AUDIT_ROUTES", "PendingSync", "ServerAudit", "open_log"]
 
@@ -95,7 +96,6 @@ class ServerAudit:
 
     def route(self, req: HttpRequest) -> HttpResponse:
         """Answer a ``POST /v1/audit/cosignature`` on the writer: kept in a savepoint of the group's transaction."""
-        from sync_server.core import HttpResponse
 
         with atomic(self.server.node.conn) as conn:
             status, content_type, body = handle(self.log, req.method, req.path_query, req.body, conn)
@@ -103,7 +103,6 @@ class ServerAudit:
 
     def read(self, req: HttpRequest, conn: sqlite3.Connection) -> HttpResponse:
         """Answer a public ``GET /v1/audit/*`` from a reader connection ``conn`` (off the writer thread)."""
-        from sync_server.core import HttpResponse
 
         reader = AuditLog(self.log.store, self.log.signer, self.log.origin, wall=self.log.wall, conn=conn)
         status, content_type, body = handle(reader, req.method, req.path_query)
@@ -129,7 +128,6 @@ class ServerAudit:
 
     def finish(self, conn: sqlite3.Connection, out: list[HttpResponse | PendingSync]) -> list[HttpResponse]:
         """Sign one checkpoint for the group and complete its sync answers (inside its transaction)."""
-        from sync_server.core import HttpResponse
 
         if not any(isinstance(r, PendingSync) for r in out):
             return [r for r in out if isinstance(r, HttpResponse)]
