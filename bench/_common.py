@@ -43,7 +43,7 @@ def raw_sign_rate(n: int = 3000, size: int = 300) -> float:
 
 
 def connect_with_design_pragmas(path: str) -> sqlite3.Connection:
-    """A connection with the pragmas of DESIGN 8 (WAL, synchronous=FULL, foreign keys, busy timeout)."""
+    """A connection with the node's pragmas (WAL, synchronous=FULL, foreign keys, busy timeout)."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")

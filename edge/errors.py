@@ -90,7 +90,7 @@ class NotInitialised(EdgeError):
 
 
 class OpRejected(EdgeError):
-    """A remote op refused by validation (DESIGN 3.2); ``code`` is machine-readable."""
+    """A remote op refused by validation (``docs/design.md`` §2.5); ``code`` is machine-readable."""
 
     def __init__(self, code: str, detail: str, dev: str = "", scope: str = "", seq: int = 0) -> None:
         super().__init__(f"{dev}/{scope}#{seq}: {code}: {detail}" if dev else f"{code}: {detail}")
@@ -112,7 +112,7 @@ class OpRejected(EdgeError):
 
 
 class AuditError(EdgeError):
-    """The signed audit trail does not hold together (DESIGN 6)."""
+    """The signed audit trail does not hold together (``docs/design.md`` §7)."""
 
 
 class AuditAlarm(AuditError):

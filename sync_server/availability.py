@@ -1,4 +1,4 @@
-"""``GET /v1/district/availability?sku=S``: the stock of one item in every community (DESIGN 5.1).
+"""``GET /v1/district/availability?sku=S``: the stock of one item in every community (``docs/sharing.md``).
 
 Authenticated like every non-public endpoint (``Linli-Sig``; any enrolled device, of any role, may
 ask). The answer ``{sku, communities: [{community, qty, reorder}]}`` comes from the district node's

@@ -1,4 +1,4 @@
-"""``linli-server``: the district sync server's command line (DESIGN 9).
+"""``linli-server``: the district sync server's command line (``docs/server.md``).
 
 ``init``, ``serve``, ``token``, ``key``, ``devices``, ``revoke``, ``report``, ``audit export``, ``witness add|list``
 (``sync_server.cli_audit``); every command takes ``--data DIR``
@@ -98,7 +98,7 @@ def cmd_revoke(args: argparse.Namespace) -> Any:
 
 
 def cmd_report(args: argparse.Namespace) -> Any:
-    from sync_server.report import district_report, render_report  # issue [07]
+    from sync_server.report import district_report, render_report
 
     with _district(args.data) as node:
         report = district_report(node, period=args.period)

@@ -1,4 +1,4 @@
-"""``linli-server audit export FILE`` and ``linli-server witness add|list`` (DESIGN 6, ``docs/audit.md``).
+"""``linli-server audit export FILE`` and ``linli-server witness add|list`` (``docs/audit.md``).
 
 ``register(sub, common)`` adds them to ``linli-server``'s parser; each sets ``func`` (``handler(args) ->
 JSON-able result``), as the other commands do. They open the district's data directory themselves and may

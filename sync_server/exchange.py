@@ -1,7 +1,7 @@
-"""``POST /v1/sync``: push against stream heads, pull in log order from a cursor (DESIGN 5).
+"""``POST /v1/sync``: push against stream heads, pull in log order from a cursor (``docs/sync.md``).
 
 One request, one write transaction: the nonce and last-seen time, every pushed op (validated by
-``Store.apply_remote_in``, DESIGN 3.2), the bounded-counter check after each accepted op and any
+``Store.apply_remote_in``, ``docs/design.md`` §2.5), the bounded-counter check after each accepted op and any
 quarantine. Then the pull is read: ops of the caller's scopes after its cursor, in the order the
 district accepted them (``ops.idx``; leaf index = idx - 1), leaving out the caller's own ops, at most
 ``limit`` ops and ``max_answer_bytes``; ``more`` says whether a page was cut short. The accepted ops are

@@ -1,4 +1,4 @@
-"""The edge side of the signed audit (DESIGN 6): check every sync answer's proofs, cosign, raise alarms.
+"""The edge side of the signed audit (``docs/audit.md``): check every sync answer's proofs, cosign, raise alarms.
 
 On every sync the request carries ``tree_size`` (the size of the last checkpoint this node verified) and
 the cosignature it made of that checkpoint; the answer carries the district's latest checkpoint, a

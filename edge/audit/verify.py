@@ -1,4 +1,4 @@
-"""Offline verification of an audit export (DESIGN 6): what ``linli-edge audit verify`` runs.
+"""Offline verification of an audit export (``docs/audit.md``): what ``linli-edge audit verify`` runs.
 
 Given the export file and the district's public key (obtained independently, e.g. from a notice board),
 ``verify_export`` trusts nothing else. It reads the file as a stream of msgpack records under explicit limits

@@ -1,4 +1,4 @@
-"""A witness of the district's log on a machine of its own (``linli-edge audit witness``, DESIGN 6).
+"""A witness of the district's log on a machine of its own (``linli-edge audit witness``, ``docs/audit.md``).
 
 A residents' committee runs it now and then against the public ``/v1/audit/*`` endpoints. Each run fetches
 the latest checkpoint, checks the district's signature with the key pinned on the first run, checks that

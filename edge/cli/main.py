@@ -1,4 +1,4 @@
-"""``linli-edge``: the staff command line of a node (DESIGN 9), a thin layer over ``edge.Node``.
+"""``linli-edge``: the staff command line of a node (``docs/cli.md``), a thin layer over ``edge.Node``.
 
 Every subcommand takes ``--data DIR`` (default ``$LINLI_DATA``, then ``./linli-data``), ``--json``
 (print one JSON document) and ``--actor ID`` (who is acting; recorded as the op's actor). A leaf parser

@@ -1,4 +1,4 @@
-"""``linli-edge transfer …``, ``tool …``, ``booking …`` and ``tech lend|return|loans`` (CLI plug-in, issue [07]).
+"""``linli-edge transfer …``, ``tool …``, ``booking …`` and ``tech lend|return|loans`` (``docs/sharing.md``).
 
 Each leaf is ``handler(args, node) -> JSON-able`` over the ``edge.Node`` sharing methods
 (``edge.domain.sharing``), except ``transfer availability``, which asks the district server

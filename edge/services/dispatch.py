@@ -1,4 +1,4 @@
-"""The dispatcher: open tickets, technicians and the clock in, proposed assignments out (DESIGN 7).
+"""The dispatcher: open tickets, technicians and the clock in, proposed assignments out (``docs/dispatch.md``).
 
 A pure, deterministic function: no I/O, no randomness, of ``edge`` only the vocabularies imported; the caller
 turns the store's views into :class:`DispatchTicket` and :class:`Technician` and the proposals into

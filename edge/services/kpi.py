@@ -1,4 +1,4 @@
-"""KPIs per community and period, computed from ticket stage times (DESIGN 1, 3.3).
+"""KPIs per community and period, computed from ticket stage times (``docs/dispatch.md``).
 
 One module for ``linli-edge kpi``, the staff UI and the district report. Pure: the caller turns the
 store's views into :class:`TicketTimes`. Every figure is an integer (milliseconds, counts, or a

@@ -1,8 +1,8 @@
 """Service levels: target times per urgency, deadlines and countdowns, and the triage table.
 
-The targets are DESIGN 1's table (which follows the p50/p90 practice of ambulance and fire services
+The targets are the table of ``docs/dispatch.md`` (which follows the p50/p90 practice of ambulance and fire services
 and the emergency / urgent / routine repair categories of UK social housing); ``docs/dispatch.md``
-gives the table, its source and the one value DESIGN leaves open (P1 "fixed", set to 24 h here, the
+gives the table, its source and the one value the sources leave open (P1 "fixed", set to 24 h here, the
 same as P2, because a life-safety job may not be given longer than an emergency one).
 
 Every time is an integer number of milliseconds. Clocks pause only while a ticket is on hold for a
@@ -55,7 +55,7 @@ TARGET_MS: Final[Mapping[str, Mapping[str, int]]] = MappingProxyType(
         "P4": MappingProxyType({"acknowledge": DAY, "on_site": 28 * DAY, "safe": 28 * DAY, "fixed": 28 * DAY}),
     }
 )
-"""Urgency -> target -> milliseconds from the report (DESIGN 1)."""
+"""Urgency -> target -> milliseconds from the report."""
 
 STAGE_TARGET: Final[Mapping[str, str]] = MappingProxyType(
     {"triaged": "acknowledge", "on_site": "on_site", "resolved": "fixed"}
@@ -63,7 +63,7 @@ STAGE_TARGET: Final[Mapping[str, str]] = MappingProxyType(
 """The ticket stage whose first stamp meets a target: reaching it (or any later stage) meets it."""
 
 EMERGENCY_NUMBERS: Final[Mapping[str, str]] = MappingProxyType({"police": "110", "fire": "119", "ambulance": "120"})
-"""Shown with every P1 report (DESIGN 1)."""
+"""Shown with every P1 report."""
 
 QUESTIONS: Final = (
     "someone_trapped",

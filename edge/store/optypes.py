@@ -4,7 +4,7 @@ Domain modules (tickets, stock, points, people, notices, modes, devices) registe
 import; ``edge/__init__`` imports them all. The store looks a type up here to validate a payload
 (pydantic, strict) and to apply it to the views; the sync server looks here to authorise it.
 
-Who may write what (DESIGN 5): the district device any scope and any type; a community device its
+Who may write what (``docs/design.md`` §3): the district device any scope and any type; a community device its
 own community scope for community types, and the district scope only for types registered with
 ``community_district=True`` (``transfer.*``, ``tech.status`` of shared-pool technicians).
 """

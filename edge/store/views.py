@@ -1,9 +1,9 @@
 """Apply helpers shared by the domain modules: LWW fields with stamps, and bounded counters in SQL.
 
-A stamp is ``[wall_ms, counter, dev, op hash hex]``: the LWW order of DESIGN 3.3 with the op hash
+A stamp is ``[wall_ms, counter, dev, op hash hex]``: the LWW order (``docs/merge.md``) with the op hash
 as a last tie-break, so that even two ops of a hostile device with the same HLC resolve the same way
 everywhere. Counter rows are per ``(kind, scope, key, dev)`` sums; a device's rights are
-``inc + moved_in - moved_out - dec`` (DESIGN 4.1).
+``inc + moved_in - moved_out - dec`` (``docs/design.md`` §4).
 """
 
 from __future__ import annotations

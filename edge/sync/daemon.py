@@ -1,4 +1,4 @@
-"""``linli-edge run``: the sync daemon (DESIGN 7).
+"""``linli-edge run``: the sync daemon (``docs/modes.md``).
 
 A loop of ``sync_once``: after a success it waits ``interval`` seconds (±20 % jitter, so a district's
 kiosks do not sync in step); after a failure it backs off exponentially with full jitter (a random

@@ -1,4 +1,4 @@
-"""The public audit endpoints of the district server (DESIGN 5.1), sans-IO: request in, response out.
+"""The public audit endpoints of the district server (``docs/server.md``), sans-IO: request in, response out.
 
 ``handle(log, method, target, body)`` answers
 

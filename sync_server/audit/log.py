@@ -1,4 +1,4 @@
-"""The district's signed audit log (DESIGN 6): a Merkle tree over its op log, checkpoints, cosignatures, export.
+"""The district's signed audit log (``docs/audit.md``): a Merkle tree over its op log, checkpoints, export.
 
 The district server is an edge node holding every scope, so its ``ops`` table is the district log: ``idx``
 is the order in which ops were accepted. ``AuditLog`` keeps an RFC 9162 tree over that order — leaf ``i``

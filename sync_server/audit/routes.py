@@ -1,4 +1,4 @@
-"""The signed audit at the district server (DESIGN 6, ``docs/audit.md``): log, sync fields, public routes.
+"""The signed audit at the district server (``docs/audit.md``): log, sync fields, public routes.
 
 ``ServerAudit`` wires ``sync_server.audit.log.AuditLog`` into ``SyncServer``:
 
