@@ -298,9 +298,14 @@ def _assign(world: World, w: Writer, scope: str, ticket: str, tech: str, n: int,
 
 
 def _book(world: World, w: Writer, scope: str, hh: str, n: int, tick: int) -> Op:
-    bid = f"{scope}-B{world.bookings}"
-    world.bookings += 1
-    return w.emit(scope, "booking.make", bid, {"facility": "hall", "slot": "2026-05-01T10:00", "household": hh}, tick)
+    """A new booking; now and then one that reuses an id (as a faulty device might)."""
+    if n % 4 == 3 and world.bookings:
+        bid = f"{scope}-B{n % world.bookings}"
+    else:
+        bid = f"{scope}-B{world.bookings}"
+        world.bookings += 1
+    data = {"facility": ("hall", "gym")[n % 2], "slot": "2026-05-01T10:00", "household": hh}
+    return w.emit(scope, "booking.make", bid, data, tick)
 
 
 def _transfer(world: World, step: str, pick: int, obj_pick: int, n: int, tick: int) -> Op:
