@@ -93,6 +93,12 @@ class World:
             )
         self.enrolls = len(self.ops)
 
+    def align_clocks(self) -> None:
+        """Set every writer's clock to one value just past the latest, so their next ops collide."""
+        wall = max(w.wall for w in self.writers) + 1
+        for w in self.writers:
+            w.wall, w.counter = wall, 0
+
     def add(self, op: Op) -> Op:
         self.ops.append(op)
         return op
@@ -171,7 +177,7 @@ def make_op(world: World, type_name: str, pick: int, obj_pick: int, n: int, tick
             {"epoch": n % 3, "stage": STAGES[n % len(STAGES)], "reason": "fixed" if n % 5 == 0 else None},
             tick,
         ),
-        "ticket.assign": lambda: _assign(world, w, scope, ticket, tech, n, tick),
+        "ticket.assign": lambda: _assign(world, w, scope, ticket, f"{scope}-{TECHS[(obj_pick + n) % 2]}", n, tick),
         "ticket.comment": lambda: w.emit(scope, type_name, ticket, {"text": f"comment {n}"}, tick),
         "ticket.photo": lambda: w.emit(scope, type_name, ticket, {"sha256": f"{n:064x}"}, tick),
         "ticket.part": lambda: w.emit(scope, type_name, ticket, {"sku": sku, "qty": 1 + n % 3}, tick),

@@ -1,10 +1,11 @@
 """The store's merge against the reference model: the same random histories, equal state, field by field.
 
 Four devices write ops of every registered type (the district, two kiosks of community ``a``, one of
-``b``), with clocks that collide across devices and, now and then, a device that signs two ops with
-one HLC (only the op hash orders those). The ops reach two real stores in different orders that keep
-each stream's own order, with re-sent duplicates: one takes them in batches through the fast ingest
-path, the other one op at a time through the careful path (a savepoint per op). After every step
+``b``), with clocks that collide across devices (two devices writing one object at one HLC) and,
+now and then, a device that signs two ops with one HLC (only the op hash orders those). The ops
+reach two real stores in different orders that keep each stream's own order, with re-sent
+duplicates: one takes them in batches through the fast ingest path, the other one op at a time
+through the careful path (a savepoint per op). After every step
 both stores' views, read back row by row through ``digest.dump``, must equal the model
 (``tests/model/reference.py``) of the ops delivered so far, and a rebuild from the log must give
 them again.
@@ -148,6 +149,19 @@ class Merge(RuleBasedStateMachine):
         """Two ops of one type by one device on one object under one HLC: only the op hash orders them."""
         self._queue(make_op(self.world, type_name, pick, obj, n, 1))
         self._queue(make_op(self.world, type_name, pick, obj, m, -1))
+
+    @rule(
+        type_name=st.sampled_from(TYPES),
+        picks=st.tuples(st.integers(0, 3), st.integers(0, 3)),
+        obj=st.integers(0, 5),
+        n=st.integers(0, 10_000),
+        m=st.integers(0, 10_000),
+    )
+    def collide(self, type_name: str, picks: tuple[int, int], obj: int, n: int, m: int) -> None:
+        """Two ops of one type on one object by (usually) two devices whose clocks read the same."""
+        self.world.align_clocks()
+        self._queue(make_op(self.world, type_name, picks[0], obj, n, -1))
+        self._queue(make_op(self.world, type_name, picks[1], obj, m, -1))
 
     @precondition(lambda self: self.revocations < 2)
     @rule(who=st.sampled_from(["a2", "b1"]), ahead=st.integers(0, 3))
