@@ -321,6 +321,19 @@ def test_equal_clocks_of_one_device_are_ordered_by_op_hash(tmp_path: Path) -> No
     assert _in_orders(world, tmp_path, [[create, *twins]], sql, (create.obj,)) == [(winner.data["text"],)]
 
 
+def test_live_assigns_under_one_clock_of_one_device_are_ordered_by_op_hash(tmp_path: Path) -> None:
+    world = World()
+    create = make_op(world, "ticket.create", 0, 0, 1, tick=1)
+    first = world.add(world.a1.emit("a", "ticket.assign", create.obj, {"tech": "a-tech0", "supersedes": []}, tick=1))
+    twins = [first] + [
+        world.add(world.a1.emit("a", "ticket.assign", create.obj, {"tech": f"a-tech{i}", "supersedes": []}, tick=-1))
+        for i in (1, 2)
+    ]
+    winner = max(twins, key=lambda op: op.id)
+    sql = "SELECT assignee, conflict FROM tickets WHERE id=?"
+    assert _in_orders(world, tmp_path, [[create, *twins]], sql, (create.obj,)) == [(winner.data["tech"], 1)]
+
+
 def test_two_bookings_under_one_id_settle_on_the_lower_stamp_in_either_order(tmp_path: Path) -> None:
     """Regression: a booking id written twice kept whichever op arrived first, so replicas holding
     the same ops could show different bookings (and digests)."""
