@@ -1,4 +1,4 @@
-"""Replication core: canonical encoding, device keys, signed ops, hash chains, HLC, CRDT types,
+"""Replication core: canonical encoding, device keys, signed ops, hash chains, HLC,
 Merkle log proofs and signed notes. Pure: no network, no database (the one file it touches is a
 device key, in ``DeviceKey.save``/``load``).
 """
@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from .canonical import MAX_DEPTH, MAX_SIZE, decode, encode
 from .chain import Placement, check_next, verify_stream
-from .counter import BoundedCounter
 from .errors import (
     ChainError,
     ClockError,
-    CounterError,
     CRDTError,
     DecodeError,
     DuplicateKey,
@@ -21,8 +19,6 @@ from .errors import (
     ExtensionRejected,
     FloatRejected,
     Gap,
-    InsufficientRights,
-    LatticeError,
     NonCanonical,
     ProofError,
     Reorder,
@@ -31,11 +27,9 @@ from .errors import (
     TooLarge,
     WrongPrev,
 )
-from .gset import GSet
 from .hlc import HLC, MAX_DRIFT_MS, SKEW_LIMIT_MS, Timestamp
 from .ids import new_ulid
 from .keys import DeviceKey, device_id, verify_signature
-from .lww import LWWMap, LWWRegister, Stamp
 from .merkle import (
     EMPTY_ROOT,
     MemoryNodeStore,
@@ -46,7 +40,6 @@ from .merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from .mvreg import Assign, MVRegister
 from .note import (
     Checkpoint,
     Note,
@@ -64,17 +57,12 @@ from .note import (
     verify_note,
 )
 from .op import ENVELOPE_KEYS, ZERO_HASH, Op, decode_op, sign_op, verify_op
-from .status import STAGES, Status, TicketStatus, check_transition, reopen_target
-from .transfer import STEPS, Transfer, check_step
 
 __all__ = [
-    "Assign",
-    "BoundedCounter",
     "CRDTError",
     "ChainError",
     "Checkpoint",
     "ClockError",
-    "CounterError",
     "DecodeError",
     "DeviceKey",
     "DuplicateKey",
@@ -85,17 +73,11 @@ __all__ = [
     "Equivocation",
     "ExtensionRejected",
     "FloatRejected",
-    "GSet",
     "Gap",
     "HLC",
-    "InsufficientRights",
-    "LWWMap",
-    "LWWRegister",
-    "LatticeError",
     "MAX_DEPTH",
     "MAX_DRIFT_MS",
     "MAX_SIZE",
-    "MVRegister",
     "MemoryNodeStore",
     "MerkleLog",
     "NodeStore",
@@ -107,23 +89,15 @@ __all__ = [
     "ProofError",
     "Reorder",
     "SKEW_LIMIT_MS",
-    "STAGES",
-    "STEPS",
     "SignatureError",
-    "Stamp",
-    "Status",
-    "TicketStatus",
     "Timestamp",
     "TooDeep",
     "TooLarge",
-    "Transfer",
     "Verifier",
     "WrongPrev",
     "ZERO_HASH",
     "add_signatures",
     "check_next",
-    "check_step",
-    "check_transition",
     "cosign",
     "decode",
     "decode_op",
@@ -135,7 +109,6 @@ __all__ = [
     "open_checkpoint",
     "parse_note",
     "parse_verifier_key",
-    "reopen_target",
     "sign_checkpoint",
     "sign_note",
     "sign_op",

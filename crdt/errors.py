@@ -19,9 +19,6 @@ Hierarchy::
     │   ├── WrongPrev                     prev is not the previous op's hash
     │   └── Equivocation                  same (dev, scope, seq), different hash
     ├── ClockError (ValueError)           a malformed clock state
-    ├── CounterError                      a bounded-counter rule broken
-    │   └── InsufficientRights            a decrement or move beyond a device's rights
-    ├── LatticeError (ValueError)         an invalid status or transfer step
     └── ProofError                        a Merkle proof or signed note that does not verify
 """
 
@@ -94,18 +91,6 @@ class Equivocation(ChainError):
 
 class ClockError(ValueError, CRDTError):
     """A malformed hybrid-logical-clock value or state."""
-
-
-class CounterError(CRDTError):
-    """A bounded-counter rule was broken."""
-
-
-class InsufficientRights(CounterError):
-    """A device tried to decrement or move more than the rights it holds."""
-
-
-class LatticeError(ValueError, CRDTError):
-    """A status or transfer step that the lattice does not allow."""
 
 
 class ProofError(CRDTError):

@@ -91,9 +91,13 @@ def _return(conn: sqlite3.Connection, op: Op, p: ToolReturn) -> None:
 
 @register("booking.make", BookingMake)
 def _book(conn: sqlite3.Connection, op: Op, p: BookingMake) -> None:
+    # Should two ops name one booking id, the lowest (stamp, content) keeps it, whatever arrives first.
     conn.execute(
-        "INSERT OR IGNORE INTO bookings (id, scope, facility, slot, household, wall, counter, dev) "
-        "VALUES (?,?,?,?,?,?,?,?)",
+        "INSERT INTO bookings (id, scope, facility, slot, household, wall, counter, dev) VALUES (?,?,?,?,?,?,?,?) "
+        "ON CONFLICT (id) DO UPDATE SET facility=excluded.facility, slot=excluded.slot, "
+        "household=excluded.household, wall=excluded.wall, counter=excluded.counter, dev=excluded.dev "
+        "WHERE scope = excluded.scope AND (excluded.wall, excluded.counter, excluded.dev, excluded.facility, "
+        "excluded.slot, excluded.household) < (wall, counter, dev, facility, slot, household)",
         (op.obj, op.scope, p.facility, p.slot, p.household, op.hlc[0], op.hlc[1], op.dev),
     )
 

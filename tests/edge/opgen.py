@@ -43,11 +43,15 @@ class Writer:
         self.counter = 0
 
     def emit(self, scope: str, type_name: str, obj: str, data: dict[str, Any], tick: int = 1) -> Op:
-        """Sign the next op of stream ``(self, scope)``; ``tick`` ms pass first (0 makes ties likely)."""
+        """Sign the next op of stream ``(self, scope)``; ``tick`` ms pass first (0 makes ties likely).
+
+        A negative ``tick`` signs with the very HLC of this device's previous op, as a device with a
+        broken (or hostile) clock may: only the op hash then orders the two.
+        """
         if tick > 0:
             self.wall += tick
             self.counter = 0
-        else:
+        elif tick == 0:
             self.counter += 1
         seq, prev = self.heads.get(scope, (0, ZERO_HASH))
         op = sign_op(
@@ -89,6 +93,12 @@ class World:
             )
         self.enrolls = len(self.ops)
 
+    def align_clocks(self) -> None:
+        """Set every writer's clock to one value just past the latest, so their next ops collide."""
+        wall = max(w.wall for w in self.writers) + 1
+        for w in self.writers:
+            w.wall, w.counter = wall, 0
+
     def add(self, op: Op) -> Op:
         self.ops.append(op)
         return op
@@ -127,11 +137,14 @@ def _scope_of(w: Writer) -> str:
     return "a" if w.role == "district" else w.community
 
 
-def make_op(world: World, type_name: str, pick: int, obj_pick: int, n: int) -> Op:
-    """One op of ``type_name``, its writer, object and payload chosen by the three numbers."""
+def make_op(world: World, type_name: str, pick: int, obj_pick: int, n: int, tick: int | None = None) -> Op:
+    """One op of ``type_name``, its writer, object and payload chosen by the three numbers.
+
+    ``tick`` (default ``n % 3``) is the writer's clock step, as in ``Writer.emit``.
+    """
     w = _community(world, pick)
     scope = _scope_of(w)
-    tick = n % 3  # 0: same wall time as the writer's previous op
+    tick = n % 3 if tick is None else tick  # 0: same wall time as the writer's previous op
     hh = HOUSEHOLDS[obj_pick % 2]
     sku = SKUS[obj_pick % 2]
     # Entity ids are ULIDs in real use, so one id never lives in two scopes: keep them apart here too.
@@ -164,7 +177,7 @@ def make_op(world: World, type_name: str, pick: int, obj_pick: int, n: int) -> O
             {"epoch": n % 3, "stage": STAGES[n % len(STAGES)], "reason": "fixed" if n % 5 == 0 else None},
             tick,
         ),
-        "ticket.assign": lambda: _assign(world, w, scope, ticket, tech, n, tick),
+        "ticket.assign": lambda: _assign(world, w, scope, ticket, f"{scope}-{TECHS[(obj_pick + n) % 2]}", n, tick),
         "ticket.comment": lambda: w.emit(scope, type_name, ticket, {"text": f"comment {n}"}, tick),
         "ticket.photo": lambda: w.emit(scope, type_name, ticket, {"sha256": f"{n:064x}"}, tick),
         "ticket.part": lambda: w.emit(scope, type_name, ticket, {"sku": sku, "qty": 1 + n % 3}, tick),
@@ -283,15 +296,22 @@ MAKERS_FOR = frozenset(
 def _assign(world: World, w: Writer, scope: str, ticket: str, tech: str, n: int, tick: int) -> Op:
     seen = world.assigns.setdefault(f"{scope}/{ticket}", [])
     supersedes = [h for i, h in enumerate(seen) if (n >> i) & 1]  # some earlier assigns, maybe none
+    if n % 11 == 10:
+        supersedes.append(f"{n:064x}")  # an assign this replica never sees
     op = w.emit(scope, "ticket.assign", ticket, {"tech": tech, "supersedes": supersedes}, tick)
     seen.append(op.id)
     return op
 
 
 def _book(world: World, w: Writer, scope: str, hh: str, n: int, tick: int) -> Op:
-    bid = f"{scope}-B{world.bookings}"
-    world.bookings += 1
-    return w.emit(scope, "booking.make", bid, {"facility": "hall", "slot": "2026-05-01T10:00", "household": hh}, tick)
+    """A new booking; now and then one that reuses an id (as a faulty device might)."""
+    if n % 4 == 3 and world.bookings:
+        bid = f"{scope}-B{n % world.bookings}"
+    else:
+        bid = f"{scope}-B{world.bookings}"
+        world.bookings += 1
+    data = {"facility": ("hall", "gym")[n % 2], "slot": "2026-05-01T10:00", "household": hh}
+    return w.emit(scope, "booking.make", bid, data, tick)
 
 
 def _transfer(world: World, step: str, pick: int, obj_pick: int, n: int, tick: int) -> Op:

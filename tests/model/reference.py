@@ -1,0 +1,607 @@
+"""A reference model of the merge: every op type's apply rule in plain Python, no SQLite, no I/O.
+
+Written from the rules in ``docs/merge.md``, not from the SQL, so that the differential test
+(``tests/edge/test_differential.py``) can hold the store's materialised views against it. The model
+is a function of the *set* of ops it was given: each rule below is a join (a maximum, a minimum, a
+union or a per-device sum), so the order ops are applied in does not matter, and an op given twice
+counts once.
+
+State is kept as the view tables the store materialises, ``{table: {primary key: {column: value}}}``,
+with every column of the table; ``tables()`` returns them with the derived columns (ticket status,
+assignee and conflict flag, transfer step, counter values, LWW ``stamps``) filled in.
+
+The orders used throughout:
+
+- an LWW stamp is ``(wall_ms, counter, dev, op hash hex)``; the higher stamp wins a field;
+- the first stamp of a ticket stage or transfer step is the lowest ``(wall_ms, counter, dev)``;
+- the assignee is the live assign with the highest ``(wall_ms, counter, dev, op hash hex)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from crdt.op import Op
+
+__all__ = ["APPLY", "STAGES", "STEPS", "MOp", "Model", "Stamp"]
+
+Stamp = tuple[int, int, str, str]
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+
+STAGES = ("reported", "triaged", "assigned", "en_route", "on_site", "resolved", "closed", "cancelled")
+STEPS = ("requested", "approved", "declined", "shipped", "arrived")
+
+
+@dataclass(frozen=True)
+class MOp:
+    """What the model reads of an op."""
+
+    id: str  # the op hash, hex
+    dev: str
+    scope: str
+    wall: int
+    counter: int
+    actor: str | None
+    type: str
+    obj: str
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, op: Op) -> MOp:
+        return cls(op.id, op.dev, op.scope, op.hlc[0], op.hlc[1], op.actor, op.type, op.obj, dict(op.data))
+
+    @property
+    def stamp(self) -> Stamp:
+        return (self.wall, self.counter, self.dev, self.id)
+
+    @property
+    def first(self) -> tuple[int, int, str]:
+        return (self.wall, self.counter, self.dev)
+
+
+# Every column of every view table, with the value a row has before any op sets it. ``None`` marks
+# a column that every rule creating the row fills in (keys, scope, and fields written all at once).
+COLUMNS: dict[str, dict[str, Any]] = {
+    "devices": {
+        "dev": None,
+        "scope": None,
+        "pubkey": b"",
+        "community": "",
+        "role": "",
+        "name": "",
+        "revoked_from_seq": None,
+        "stamps": None,
+    },
+    "modes": {"scope": None, "mode": None, "reason": None, "actor": None, "since": None, "stamps": None},
+    "tickets": {
+        "id": None,
+        "scope": None,
+        "code": "",
+        "unit": "",
+        "category": "other",
+        "urgency": "P4",
+        "text": "",
+        "contact": "",
+        "household": None,
+        "answers": "{}",
+        "reported_ms": 0,
+        "epoch": 0,
+        "stage": "reported",
+        "assignee": None,
+        "conflict": 0,
+        "hold_reason": None,
+        "hold_since": None,
+        "close_reason": None,
+        "rating": None,
+        "stamps": None,
+    },
+    "ticket_stages": dict.fromkeys(("ticket", "scope", "epoch", "stage", "wall", "counter", "dev", "actor")),
+    "ticket_assigns": dict.fromkeys(("op", "ticket", "scope", "tech", "wall", "counter", "dev", "actor")),
+    "ticket_supersedes": dict.fromkeys(("ticket", "scope", "op")),
+    "ticket_notes": {
+        "op": None,
+        "ticket": None,
+        "scope": None,
+        "kind": None,
+        "text": None,
+        "sku": None,
+        "qty": None,
+        "actor": None,
+        "wall": None,
+    },
+    "items": {
+        "scope": None,
+        "sku": None,
+        "name_zh": "",
+        "name_en": "",
+        "kind": "part",
+        "emergency": 0,
+        "ration": None,
+        "reorder": 0,
+        "stamps": None,
+    },
+    "counters": dict.fromkeys(("kind", "scope", "key", "value")),
+    "counter_rights": {
+        "kind": None,
+        "scope": None,
+        "key": None,
+        "dev": None,
+        "inc": 0,
+        "dec": 0,
+        "moved_in": 0,
+        "moved_out": 0,
+    },
+    "ledger": {
+        "op": None,
+        "kind": None,
+        "scope": None,
+        "key": None,
+        "action": None,
+        "delta": None,
+        "dev": None,
+        "actor": None,
+        "reason": "",
+        "household": None,
+        "ticket": None,
+        "peer": None,
+        "wall": None,
+    },
+    "households": {
+        "scope": None,
+        "id": None,
+        "unit": "",
+        "vulnerable": "[]",
+        "pin_hash": None,
+        "name": "",
+        "phone": "",
+        "stamps": None,
+    },
+    "techs": {
+        "id": None,
+        "scope": None,
+        "name": "",
+        "skills": "[]",
+        "certs": "[]",
+        "tier": "volunteer",
+        "home": "",
+        "shared": 0,
+        "pos_x": None,
+        "pos_y": None,
+        "status": "available",
+        "phone": "",
+        "stamps": None,
+    },
+    "staff": {"scope": None, "id": None, "pin_hash": "", "role": "staff", "name": "", "stamps": None},
+    "notices": {
+        "id": None,
+        "scope": None,
+        "title_zh": "",
+        "title_en": "",
+        "body_zh": "",
+        "body_en": "",
+        "posted_ms": 0,
+        "until_ms": None,
+        "stamps": None,
+    },
+    "transfers": {
+        "id": None,
+        "scope": None,
+        "src": None,
+        "dst": None,
+        "sku": None,
+        "qty": None,
+        "note": "",
+        "step": None,
+        "stamps": None,
+    },
+    "transfer_steps": dict.fromkeys(("transfer", "scope", "step", "wall", "counter", "dev", "actor")),
+    "tech_loans": {"tech": None, "scope": None, "dst": None, "until_ms": None, "stamps": None},
+    "loans": {
+        "id": None,
+        "scope": None,
+        "sku": None,
+        "household": None,
+        "due_ms": None,
+        "lent_ms": None,
+        "returned_ms": None,
+        "note": "",
+        "stamps": None,
+    },
+    "bookings": dict.fromkeys(("id", "scope", "facility", "slot", "household", "wall", "counter", "dev")),
+    "booking_cancels": dict.fromkeys(("id", "scope")),
+}
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "devices": ("dev",),
+    "modes": ("scope",),
+    "tickets": ("id",),
+    "ticket_stages": ("ticket", "epoch", "stage"),
+    "ticket_assigns": ("op",),
+    "ticket_supersedes": ("ticket", "op"),
+    "ticket_notes": ("op",),
+    "items": ("scope", "sku"),
+    "counters": ("kind", "scope", "key"),
+    "counter_rights": ("kind", "scope", "key", "dev"),
+    "ledger": ("op",),
+    "households": ("scope", "id"),
+    "techs": ("id",),
+    "staff": ("scope", "id"),
+    "notices": ("id",),
+    "transfers": ("id",),
+    "transfer_steps": ("transfer", "step"),
+    "tech_loans": ("tech",),
+    "loans": ("id",),
+    "bookings": ("id",),
+    "booking_cancels": ("id",),
+}
+
+
+def compact(value: Any) -> str:
+    """The JSON text of a list column (skills, certs, vulnerable)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class Model:
+    """The merged state of a set of ops."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.rows: dict[str, dict[Key, Row]] = {t: {} for t in COLUMNS}
+        self.stamps: dict[tuple[str, Key], dict[str, Stamp]] = {}
+
+    # --- the building blocks -----------------------------------------------------------------
+    def row(self, table: str, key: Row, scope: str | None = None) -> Row:
+        """The row ``key`` of ``table``, created with its defaults (and ``scope``) if missing."""
+        k = tuple(key[c] for c in KEYS[table])
+        found = self.rows[table].get(k)
+        if found is None:
+            found = dict(COLUMNS[table])
+            found.update(key)
+            if scope is not None:
+                found["scope"] = scope
+            self.rows[table][k] = found
+        return found
+
+    def lww(self, table: str, key: Row, fields: Row, op: MOp, scope: str | None = None) -> None:
+        """Last writer wins per field: the value of the write with the highest stamp."""
+        row = self.row(table, key, scope)
+        stamps = self.stamps.setdefault((table, tuple(key[c] for c in KEYS[table])), {})
+        for f, v in fields.items():
+            if f not in stamps or op.stamp > stamps[f]:
+                stamps[f] = op.stamp
+                row[f] = v
+
+    def first(self, table: str, key: Row, op: MOp, scope: str) -> None:
+        """Keep the lowest ``(wall, counter, dev)`` seen for ``key`` (and that op's actor)."""
+        row = self.row(table, key, scope)
+        if row["wall"] is None or op.first < (row["wall"], row["counter"], row["dev"]):
+            row.update(wall=op.wall, counter=op.counter, dev=op.dev, actor=op.actor)
+
+    def counter(self, kind: str, op: MOp, key: str, *, inc: int = 0, dec: int = 0, to: str = "", move: int = 0) -> None:
+        """Per-device sums: ``inc``, ``dec``, ``moved_out`` of the writer, ``moved_in`` of ``to``."""
+        mine = self.row("counter_rights", {"kind": kind, "scope": op.scope, "key": key, "dev": op.dev})
+        mine["inc"] += inc
+        mine["dec"] += dec
+        mine["moved_out"] += move
+        if to and move:
+            self.row("counter_rights", {"kind": kind, "scope": op.scope, "key": key, "dev": to})["moved_in"] += move
+        if inc or dec:
+            self.row("counters", {"kind": kind, "scope": op.scope, "key": key, "value": 0})
+
+    def ledger(self, op: MOp, kind: str, key: str, action: str, delta: int, **extra: Any) -> None:
+        row = self.row("ledger", {"op": op.id})
+        row.update(kind=kind, scope=op.scope, key=key, action=action, delta=delta, dev=op.dev, actor=op.actor)
+        row["wall"] = op.wall
+        row.update({k: v for k, v in extra.items() if v is not None})
+
+    def note(self, op: MOp, kind: str, text: str, sku: str | None = None, qty: int | None = None) -> None:
+        row = self.row("ticket_notes", {"op": op.id})
+        row.update(ticket=op.obj, scope=op.scope, kind=kind, text=text, sku=sku, qty=qty, actor=op.actor, wall=op.wall)
+
+    def stage(self, op: MOp, epoch: int, stage: str) -> None:
+        self.first("ticket_stages", {"ticket": op.obj, "epoch": epoch, "stage": stage}, op, op.scope)
+        self.row("tickets", {"id": op.obj}, op.scope)
+
+    def step(self, op: MOp, step: str) -> None:
+        self.first("transfer_steps", {"transfer": op.obj, "step": step}, op, op.scope)
+        head, _, rest = op.obj.partition(":")
+        src, arrow, dst = head.partition(">")
+        ok = bool(rest and arrow and src and dst and src != dst)
+        self.row("transfers", {"id": op.obj, "src": src if ok else "", "dst": dst if ok else ""}, op.scope)
+
+    # --- applying ops ------------------------------------------------------------------------
+    def apply(self, op: Op | MOp) -> None:
+        """Add one op to the set (an op already in it changes nothing)."""
+        m = op if isinstance(op, MOp) else MOp.of(op)
+        if m.id in self.seen:
+            return
+        self.seen.add(m.id)
+        APPLY[m.type](self, m, m.data)
+
+    def apply_all(self, ops: Iterable[Op | MOp]) -> Model:
+        for op in ops:
+            self.apply(op)
+        return self
+
+    # --- the merged state --------------------------------------------------------------------
+    def tables(self) -> dict[str, dict[Key, Row]]:
+        """Every view table with its derived columns filled in."""
+        out = {t: {k: dict(r) for k, r in rows.items()} for t, rows in self.rows.items()}
+        for (table, key), stamps in self.stamps.items():
+            out[table][key]["stamps"] = {f: list(s) for f, s in stamps.items()}
+        for row in out.values():
+            for r in row.values():
+                if r.get("stamps", 0) is None:
+                    r["stamps"] = {}
+        for ticket, epoch, stage in out["ticket_stages"]:
+            t = out["tickets"][(ticket,)]
+            if (epoch, STAGES.index(stage)) > (t["epoch"], STAGES.index(t["stage"])):
+                t["epoch"], t["stage"] = epoch, stage
+        dead = {(s["ticket"], s["op"]) for s in out["ticket_supersedes"].values()}
+        live: dict[str, list[Row]] = {}
+        for a in out["ticket_assigns"].values():
+            if (a["ticket"], a["op"]) not in dead:
+                live.setdefault(a["ticket"], []).append(a)
+        for ticket, assigns in live.items():
+            best = max(assigns, key=lambda a: (a["wall"], a["counter"], a["dev"], a["op"]))
+            t = out["tickets"][(ticket,)]
+            t["assignee"] = best["tech"]
+            t["conflict"] = int(len({a["tech"] for a in assigns}) > 1)
+        for transfer, step in out["transfer_steps"]:
+            t = out["transfers"][(transfer,)]
+            if t["step"] is None or STEPS.index(step) > STEPS.index(t["step"]):
+                t["step"] = step
+        for r in out["counter_rights"].values():
+            c = out["counters"].get((r["kind"], r["scope"], r["key"]))
+            if c is not None:
+                c["value"] += r["inc"] - r["dec"]
+        return out
+
+
+# --- one rule per op type ----------------------------------------------------------------------
+Rule = Callable[[Model, MOp, dict[str, Any]], None]
+APPLY: dict[str, Rule] = {}
+
+
+def rule(*names: str) -> Callable[[Rule], Rule]:
+    def deco(fn: Rule) -> Rule:
+        for name in names:
+            APPLY[name] = fn
+        return fn
+
+    return deco
+
+
+def _given(d: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The fields of an update op that it sets (``None`` or absent leaves a field alone)."""
+    return {k: d[k] for k in names if d.get(k) is not None}
+
+
+@rule("ticket.create")
+def ticket_create(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    fields = {k: d[k] for k in ("code", "unit", "category", "urgency", "text")}
+    fields.update(contact=d.get("contact", ""), household=d.get("household"), reported_ms=op.wall)
+    fields["answers"] = json.dumps(d.get("answers", {}), sort_keys=True)
+    m.lww("tickets", {"id": op.obj}, fields, op, op.scope)
+    m.stage(op, 0, "reported")
+
+
+@rule("ticket.update")
+def ticket_update(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    fields = _given(d, "unit", "category", "urgency", "text", "contact")
+    if fields:
+        m.lww("tickets", {"id": op.obj}, fields, op, op.scope)
+
+
+@rule("ticket.stage")
+def ticket_stage(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.stage(op, d["epoch"], d["stage"])
+    if d.get("reason") is not None:
+        m.lww("tickets", {"id": op.obj}, {"close_reason": d["reason"]}, op, op.scope)
+
+
+@rule("ticket.assign")
+def ticket_assign(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    a = m.row("ticket_assigns", {"op": op.id})
+    a.update(ticket=op.obj, scope=op.scope, tech=d["tech"], wall=op.wall, counter=op.counter, dev=op.dev)
+    a["actor"] = op.actor
+    for h in d.get("supersedes", []):
+        m.row("ticket_supersedes", {"ticket": op.obj, "op": h}, op.scope)
+    m.row("tickets", {"id": op.obj}, op.scope)
+
+
+@rule("ticket.comment")
+def ticket_comment(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.note(op, "comment", d["text"])
+
+
+@rule("ticket.photo")
+def ticket_photo(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.note(op, "photo", d["sha256"])
+
+
+@rule("ticket.part")
+def ticket_part(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.note(op, "part", "", d["sku"], d["qty"])
+
+
+@rule("ticket.hold")
+def ticket_hold(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    reason = d["reason"]
+    m.lww("tickets", {"id": op.obj}, {"hold_reason": reason, "hold_since": op.wall if reason else None}, op, op.scope)
+    m.note(op, "hold", reason or "released")
+
+
+@rule("ticket.rate")
+def ticket_rate(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.lww("tickets", {"id": op.obj}, {"rating": d["rating"]}, op, op.scope)
+    if d.get("comment"):
+        m.note(op, "rating", d["comment"])
+
+
+@rule("item.add")
+def item_add(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    fields = {"name_zh": d["name_zh"], "name_en": d["name_en"], "kind": d.get("kind", "part")}
+    fields.update(emergency=int(d.get("emergency", False)), ration=d.get("ration"), reorder=d.get("reorder", 0))
+    m.lww("items", {"scope": op.scope, "sku": d["sku"]}, fields, op)
+
+
+@rule("item.update")
+def item_update(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    fields = _given(d, "name_zh", "name_en", "kind", "emergency", "ration", "reorder")
+    if "emergency" in fields:
+        fields["emergency"] = int(fields["emergency"])
+    if fields:
+        m.lww("items", {"scope": op.scope, "sku": op.obj}, fields, op)
+
+
+@rule("stock.receive")
+def stock_receive(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.counter("stock", op, d["sku"], inc=d["qty"])
+    m.ledger(op, "stock", d["sku"], "receive", d["qty"], reason=d.get("reason", ""))
+
+
+@rule("stock.issue")
+def stock_issue(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.counter("stock", op, d["sku"], dec=d["qty"])
+    extra = {"reason": d.get("reason", ""), "household": d.get("household"), "ticket": d.get("ticket")}
+    m.ledger(op, "stock", d["sku"], "issue", -d["qty"], **extra)
+
+
+@rule("stock.rights")
+def stock_rights(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.counter("stock", op, d["sku"], to=d["to"], move=d["qty"])
+    m.ledger(op, "stock", d["sku"], "rights", 0, peer=d["to"], reason=f"{d['qty']} rights")
+
+
+@rule("points.award")
+def points_award(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.counter("points", op, d["household"], inc=d["n"])
+    m.ledger(op, "points", d["household"], "award", d["n"], reason=d["reason"], household=d["household"])
+
+
+@rule("points.redeem")
+def points_redeem(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.counter("points", op, d["household"], dec=d["n"])
+    m.ledger(op, "points", d["household"], "redeem", -d["n"], reason=d["reward"], household=d["household"])
+
+
+@rule("points.rights")
+def points_rights(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.counter("points", op, d["household"], to=d["to"], move=d["n"])
+    m.ledger(op, "points", d["household"], "rights", 0, peer=d["to"], reason=f"{d['n']} rights")
+
+
+@rule("household.add")
+def household_add(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    fields = {"unit": d["unit"], "vulnerable": compact(sorted(set(d.get("vulnerable", []))))}
+    fields.update(pin_hash=d.get("pin_hash"), name=d.get("name", ""), phone=d.get("phone", ""))
+    m.lww("households", {"scope": op.scope, "id": op.obj}, fields, op)
+
+
+@rule("household.update")
+def household_update(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    fields = _given(d, "vulnerable", "pin_hash", "name", "phone")
+    if "vulnerable" in fields:
+        fields["vulnerable"] = compact(sorted(set(fields["vulnerable"])))
+    if fields:
+        m.lww("households", {"scope": op.scope, "id": op.obj}, fields, op)
+
+
+@rule("tech.add")
+def tech_add(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    pos = d.get("pos")
+    fields = {"name": d["name"], "tier": d["tier"], "home": d["home"], "phone": d.get("phone", "")}
+    fields.update(skills=compact(sorted(set(d["skills"]))), certs=compact(sorted(set(d.get("certs", [])))))
+    fields.update(shared=int(d.get("shared", False)), pos_x=pos[0] if pos else None, pos_y=pos[1] if pos else None)
+    m.lww("techs", {"id": op.obj}, fields, op, op.scope)
+
+
+@rule("tech.status")
+def tech_status(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.lww("techs", {"id": op.obj}, {"status": d["status"]}, op, op.scope)
+
+
+@rule("staff.add")
+def staff_add(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    fields = {"pin_hash": d["pin_hash"], "role": d.get("role", "staff"), "name": d.get("name", "")}
+    m.lww("staff", {"scope": op.scope, "id": op.obj}, fields, op)
+
+
+@rule("notice.post")
+def notice_post(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    fields = {k: d[k] for k in ("title_zh", "title_en", "body_zh", "body_en")}
+    fields.update(until_ms=d.get("until_ms"), posted_ms=op.wall)
+    m.lww("notices", {"id": op.obj}, fields, op, op.scope)
+
+
+@rule("mode.set")
+def mode_set(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    fields = {"mode": d["mode"], "reason": d.get("reason", ""), "actor": op.actor, "since": op.wall}
+    m.lww("modes", {"scope": op.scope}, fields, op)
+
+
+@rule("tool.lend")
+def tool_lend(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    fields = {"sku": d["sku"], "household": d["household"], "due_ms": d["due_ms"], "lent_ms": op.wall}
+    fields["note"] = d.get("note", "")
+    m.lww("loans", {"id": op.obj}, fields, op, op.scope)
+
+
+@rule("tool.return")
+def tool_return(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.lww("loans", {"id": op.obj}, {"returned_ms": op.wall}, op, op.scope)
+
+
+@rule("booking.make")
+def booking_make(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    """A booking id is written once; should two ops name one id, the lowest stamp keeps it."""
+    row = m.rows["bookings"].get((op.obj,))
+    mine = {"facility": d["facility"], "slot": d["slot"], "household": d["household"]}
+    if row is None or (op.first, *mine.values()) < (row_first(row), row["facility"], row["slot"], row["household"]):
+        row = m.row("bookings", {"id": op.obj}, op.scope)
+        row.update(mine, wall=op.wall, counter=op.counter, dev=op.dev)
+
+
+def row_first(row: Row) -> tuple[int, int, str]:
+    return (row["wall"], row["counter"], row["dev"])
+
+
+@rule("booking.cancel")
+def booking_cancel(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.row("booking_cancels", {"id": op.obj}, op.scope)
+
+
+@rule("device.enroll")
+def device_enroll(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    fields = {k: d[k] for k in ("pubkey", "community", "role", "name")}
+    m.lww("devices", {"dev": op.obj}, fields, op, op.scope)
+
+
+@rule("device.revoke")
+def device_revoke(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    """The earliest revocation wins: revocations only shrink what a device may write."""
+    row = m.row("devices", {"dev": op.obj}, op.scope)
+    if row["revoked_from_seq"] is None or d["from_seq"] < row["revoked_from_seq"]:
+        row["revoked_from_seq"] = d["from_seq"]
+
+
+@rule("tech.lend")
+def tech_lend(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.lww("tech_loans", {"tech": op.obj}, {"dst": d["to"], "until_ms": d["until_ms"]}, op, op.scope)
+
+
+@rule("transfer.request")
+def transfer_request(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.step(op, "requested")
+    m.lww("transfers", {"id": op.obj}, {"sku": d["sku"], "qty": d["qty"], "note": d.get("note", "")}, op)
+
+
+@rule("transfer.approve", "transfer.decline", "transfer.ship", "transfer.arrive")
+def transfer_step(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    step = {"approve": "approved", "decline": "declined", "ship": "shipped", "arrive": "arrived"}
+    m.step(op, step[op.type.split(".")[1]])
