@@ -108,3 +108,11 @@ def test_counters_are_kept_apart_by_kind_scope_and_key_and_an_unknown_one_is_zer
     assert counter_value(conn, "stock", "b", "WATER") == 3 and counter_value(conn, "stock", "a", "SOAP") == 1
     assert counter_value(conn, "stock", "c", "WATER") == 0 and rights(conn, "stock", "a", "WATER", "d9") == 0
     assert conn.execute("SELECT COUNT(*) FROM counters").fetchone()[0] == 4
+
+
+def test_lww_set_needs_no_scope_column_when_no_scope_is_given(conn) -> None:
+    """The helper is generic: a table keyed by id alone with a ``stamps`` column is enough."""
+    conn.execute("CREATE TABLE plain (id TEXT PRIMARY KEY, text TEXT NOT NULL DEFAULT '', stamps TEXT NOT NULL)")
+    assert lww_set(conn, "plain", {"id": "p1"}, {"text": "one"}, op(1)) == {"text": "one"}
+    assert lww_set(conn, "plain", {"id": "p1"}, {"text": "two"}, op(2)) == {"text": "two"}
+    assert conn.execute("SELECT id, text FROM plain").fetchall() == [("p1", "two")]
