@@ -9,7 +9,8 @@ exactly the same bytes, so a value has one and only one accepted encoding.
 from __future__ import annotations
 
 import unicodedata
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any
 
 import msgpack
 
@@ -30,6 +31,19 @@ _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 
 __all__ = ["MAX_DEPTH", "MAX_SIZE", "canonicalize", "decode", "encode"]
+
+
+# Subclasses (IntEnum, StrEnum, ``class E(str, Enum)``, OrderedDict, namedtuple) encode as the plain value
+# of their base type, taken with the base's own method: ``str()`` of a ``(str, Enum)`` member is its
+# name ("E.RED"), not its value, and a subclass may override ``__int__`` or ``__bytes__``.
+_BASES: tuple[tuple[type, Callable[[Any], Any]], ...] = (
+    (int, int.__index__),
+    (str, str.__str__),
+    (bytes, bytes.__bytes__),
+    (dict, dict),
+    (list, list),
+    (tuple, list),
+)
 
 
 def canonicalize(value: Any, _depth: int = 0) -> Any:
@@ -58,20 +72,18 @@ def canonicalize(value: Any, _depth: int = 0) -> Any:
             if type(k) is not str:
                 raise EncodeError(f"map key {k!r} is not text")
             items.append((canonicalize(k), canonicalize(v, _depth + 1)))
-        items.sort(key=lambda kv: kv[0].encode("utf-8"))
+        items.sort(key=lambda kv: kv[0].encode())  # UTF-8 bytes
         for i in range(1, len(items)):
             if items[i][0] == items[i - 1][0]:
                 raise EncodeError(f"map key {items[i][0]!r} appears twice after NFC normalisation")
         return dict(items)
     if t is list or t is tuple:
         return [canonicalize(v, _depth + 1) for v in value]
-    if t is float or isinstance(value, float):
+    if isinstance(value, float):
         raise EncodeError(f"float {value!r} has no canonical encoding; use integers")
-    if isinstance(value, bool | int | str | bytes | dict | list | tuple):
-        # Subclasses (IntEnum, StrEnum, OrderedDict...) are encoded as their base type.
-        for base in (bool, int, str, bytes, dict, list, tuple):
-            if isinstance(value, base):
-                return canonicalize(cast(Any, base)(value), _depth)
+    for base, plain in _BASES:
+        if isinstance(value, base):
+            return canonicalize(plain(value), _depth)
     raise EncodeError(f"type {type(value).__name__} has no canonical encoding")
 
 
@@ -91,7 +103,7 @@ def _pairs(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
     for k, _ in pairs:
         if type(k) is not str:
             raise DecodeError(f"map key {k!r} is not text")
-        kb = k.encode("utf-8")
+        kb = k.encode()  # UTF-8
         if last is not None and kb <= last:
             if kb == last:
                 raise DuplicateKey(f"map key {k!r} appears twice")
@@ -102,6 +114,10 @@ def _pairs(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
 
 def _ext(code: int, data: bytes) -> Any:
     raise ExtensionRejected(f"msgpack extension type {code} is not allowed")
+
+
+_CHECKED = frozenset({float, str, dict, list})
+"""The decoded types ``_check`` looks into; ints, bytes, booleans and nil need nothing (a fast path)."""
 
 
 def _check(value: Any, depth: int) -> None:
@@ -120,11 +136,11 @@ def _check(value: Any, depth: int) -> None:
         for k, v in value.items():
             if not k.isascii() and not unicodedata.is_normalized("NFC", k):
                 raise NonCanonical(f"map key {k!r} is not NFC-normalised")
-            if type(v) is not int and type(v) is not bytes:
+            if type(v) in _CHECKED:
                 _check(v, depth + 1)
     else:
         for v in value:
-            if type(v) is not int and type(v) is not bytes:
+            if type(v) in _CHECKED:
                 _check(v, depth + 1)
 
 
@@ -162,13 +178,10 @@ def decode(raw: bytes, max_size: int = MAX_SIZE) -> Any:
         raise
     except msgpack.ExtraData as exc:
         raise DecodeError(f"{len(raw) - len(exc.extra)} bytes of value followed by trailing bytes") from None
-    except (RecursionError, msgpack.StackError):
+    except (RecursionError, msgpack.StackError):  # both the C unpacker and the pure-Python one raise StackError
         raise TooDeep(f"value nests deeper than {MAX_DEPTH} levels") from None
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
-        text = str(exc)
-        if "recursion" in text or "depth" in text:
-            raise TooDeep(f"value nests deeper than {MAX_DEPTH} levels") from None
-        raise DecodeError(f"malformed msgpack: {text or type(exc).__name__}") from None
+        raise DecodeError(f"malformed msgpack: {str(exc) or type(exc).__name__}") from None
     _check(value, 0)
     # Key order, duplicates, NFC, floats and depth are checked above; re-packing the value as
     # decoded (maps keep the received order) catches the rest: integer widths and str/bin forms.

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crdt.errors import ClockError
-from crdt.hlc import HLC, MAX_DRIFT_MS, SKEW_LIMIT_MS
+from crdt.hlc import HLC, MAX_DRIFT_MS, SKEW_LIMIT_MS, system_ms
 
 DAY = 24 * 3600 * 1000
 
@@ -77,3 +77,55 @@ def test_malformed_states_are_refused_with_the_value_named() -> None:
     for bad in ([1], [1, -1], [1.5, 0], "x", [1, 2, 3]):
         with pytest.raises(ClockError, match="wall_ms"):
             HLC.from_list(bad)
+
+
+def test_the_system_clock_is_whole_unix_milliseconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("crdt.hlc.time.time_ns", lambda: 1_700_000_000_123_999_999)
+    ms = system_ms()
+    assert ms == 1_700_000_000_123 and type(ms) is int
+
+
+def test_a_new_clock_has_seen_no_skew_and_a_later_wall_restarts_the_counter_at_zero() -> None:
+    wall = Wall(1_700_000_000_000)
+    clock = HLC(wall, (1_600_000_000_000, 9))
+    assert clock.skew_seen_ms == 0
+    assert clock.now() == (wall.ms, 0)
+    clock.observe((wall.ms + 3_600_000, 0))
+    assert clock.skew_seen_ms == 0
+
+
+@pytest.mark.parametrize(
+    ("local", "remote", "merged"),
+    [
+        # The wall clock is ahead of both: take it, counter 0 (max(l, rl, pt), not max(l, rl)).
+        ((1_000, 3), (1_500, 2), (2_000, 0)),
+        # The local time is ahead of both: keep it, local counter + 1 (whatever the remote counter).
+        ((3_000, 5), (2_500, 9), (3_000, 6)),
+        # The remote time is ahead of both: take it, remote counter + 1 (whatever the local counter).
+        ((1_000, 7), (2_500, 4), (2_500, 5)),
+        # Local and remote times are equal and ahead of the wall: the larger counter + 1.
+        ((3_000, 3), (3_000, 5), (3_000, 6)),
+        ((3_000, 8), (3_000, 5), (3_000, 9)),
+    ],
+)
+def test_observe_merges_by_the_receive_rule_of_the_hlc_paper(local, remote, merged) -> None:
+    clock = HLC(Wall(2_000), local)
+    assert clock.observe(remote) is False
+    assert clock.state == merged
+
+
+def test_a_remote_exactly_at_the_skew_limit_is_still_adopted() -> None:
+    wall = Wall(1_700_000_000_000)
+    clock = HLC(wall)
+    assert clock.observe((wall.ms + SKEW_LIMIT_MS, 2)) is False
+    assert clock.state == (wall.ms + SKEW_LIMIT_MS, 3) and clock.skew_seen_ms == 0
+
+
+def test_a_skewed_remote_is_clamped_to_exactly_wall_plus_max_drift_and_its_skew_recorded() -> None:
+    wall = Wall(1_700_000_000_000)
+    clock = HLC(wall)
+    assert clock.observe((wall.ms + SKEW_LIMIT_MS + 5_000, 3)) is True
+    assert clock.state == (wall.ms + MAX_DRIFT_MS, 1)  # the clamped remote with counter 0, then + 1
+    assert clock.skew_seen_ms == SKEW_LIMIT_MS + 5_000
+    assert clock.observe((wall.ms + SKEW_LIMIT_MS + 1_000, 0)) is True
+    assert clock.skew_seen_ms == SKEW_LIMIT_MS + 5_000  # the largest skew seen is kept

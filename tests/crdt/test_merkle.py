@@ -562,3 +562,85 @@ def test_log_requests_beyond_its_size_or_over_a_broken_store_raise_named_errors(
     store.set_size(16)  # claims leaves that were never written
     with pytest.raises(ProofError, match="the store is incomplete"):
         log.root()
+
+
+# --- edges the mutation run found untested --------------------------------------------------------------
+
+
+def test_leaf_0_is_readable_and_leaves_outside_the_log_are_refused() -> None:
+    log = MerkleLog()
+    log.append_many(LEAVES[:3])
+    assert [log.leaf(i) for i in range(3)] == LEAVES[:3]
+    for bad in (-1, 3):
+        with pytest.raises(ProofError, match=f"leaf {bad} is out of range for log size 3"):
+            log.leaf(bad)
+
+
+@pytest.mark.parametrize("stored", [0, 1, 2, 3])
+def test_a_log_reopened_over_a_store_of_a_few_leaves_continues_from_them(stored: int) -> None:
+    """The smallest stores: an empty one, and one leaf (whose frontier is that leaf alone)."""
+    store = MemoryNodeStore()
+    MerkleLog(store).append_many(LEAVES[:stored])
+    reopened = MerkleLog(store)
+    reopened.append(LEAVES[stored])
+    assert reopened.root() == ref_root(stored + 1)
+    reopened.append_many(LEAVES[stored + 1 : 9])
+    assert reopened.root() == ref_root(9) and reopened.consistency_proof(stored + 1) == ref_consistency(stored + 1, 9)
+
+
+def test_the_module_reference_functions_refuse_out_of_range_arguments_by_name() -> None:
+    with pytest.raises(ProofError, match=r"^cannot prove inclusion of leaf 5 in a tree of size 5: index out of range$"):
+        merkle.inclusion_proof(LEAVES[:5], 5)
+    with pytest.raises(ProofError, match="leaf -1 in a tree of size 5"):
+        merkle.inclusion_proof(LEAVES[:5], -1)
+    with pytest.raises(ProofError, match=r"^cannot prove consistency from size 6 to size 5: old size out of range$"):
+        merkle.consistency_proof(LEAVES[:5], 6)
+    assert merkle.consistency_proof(LEAVES[:5], 5) == [] == merkle.consistency_proof(LEAVES[:5], 0)
+
+
+def test_sizes_and_roots_are_named_in_verifier_refusals_with_16_hex_digits_of_each_root() -> None:
+    r3, r5 = ref_root(3), ref_root(5)
+    with pytest.raises(ProofError, match=r"^inclusion proof of leaf 0 in tree size -1: tree size -1 is negative$"):
+        verify_inclusion(LEAVES[0], 0, -1, [], r5)
+    with pytest.raises(ProofError, match="from tree size -3 to 5: old size -3 is negative$"):
+        verify_consistency(-3, 5, [], r3, r5)
+    with pytest.raises(ProofError, match="from tree size 3 to -5: new size -5 is negative$"):
+        verify_consistency(3, -5, [], r3, r5)
+    with pytest.raises(ProofError, match="from tree size 3 to 5: old root has 31 bytes"):
+        verify_consistency(3, 5, ref_consistency(3, 5), r3[:31], r5)
+    with pytest.raises(
+        ProofError, match=r"^consistency proof from tree size 5 to 3: the old size is larger than the new"
+    ):
+        verify_consistency(5, 3, [], r5, r3)
+    wrong = r5[:-1] + bytes([r5[-1] ^ 1])
+    with pytest.raises(
+        ProofError, match=f"wrong root: the proof leads to {r5.hex()[:16]}…, expected {wrong.hex()[:16]}…$"
+    ):
+        verify_inclusion(LEAVES[0], 0, 5, ref_path(0, 0, 5), wrong)
+
+
+def test_the_log_refuses_bad_sizes_by_name() -> None:
+    log = MerkleLog()
+    log.append_many(LEAVES[:10])
+    with pytest.raises(ProofError, match=r"^Merkle log: tree size 11 is beyond the log's size 10$"):
+        log.inclusion_proof(0, 11)
+    with pytest.raises(ProofError, match=r"^Merkle log: new size 11 is beyond the log's size 10$"):
+        log.consistency_proof(0, 11)
+    for bad in (-1, True, 1.5):
+        with pytest.raises(ProofError, match=f"^Merkle log: old size {bad!r} is not a non-negative integer$"):
+            log.consistency_proof(bad)  # type: ignore[arg-type]
+    with pytest.raises(ProofError, match="leaf hash 0 must be bytes, got str"):
+        log.append("x" * 32)  # type: ignore[arg-type]
+    assert log.size == 10
+
+
+def test_the_memory_store_replaces_leaves_gaps_and_counts_only_what_it_holds() -> None:
+    store = MemoryNodeStore()
+    store.put_many([(0, 0, LEAVES[0]), (0, 1, LEAVES[1])])
+    store.put_many([(0, 0, LEAVES[5])])  # replace the first node of a level
+    store.put_many([(0, 4, LEAVES[4]), (1, 2, LEAVES[2])])  # past the end: a gap of nodes never stored
+    assert [store.get(0, i) for i in range(6)] == [LEAVES[5], LEAVES[1], None, None, LEAVES[4], None]
+    assert [store.get(1, i) for i in range(3)] == [None, None, LEAVES[2]] and store.get(7, 0) is None
+    assert len(store) == 4
+    with pytest.raises(ValueError, match=r"^node \(0, -1\) has a negative index$"):
+        store.put_many([(0, -1, LEAVES[0])])

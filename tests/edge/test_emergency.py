@@ -19,10 +19,7 @@ import pytest
 from edge import Node, RationExceeded, ScopeForbidden
 from edge.cli import main
 from edge.errors import InputError
-from sync_server.cli import main as server_main
-from sync_server.enroll import issue_token
 from tests.helpers import make_community, make_district, relay, sync_all
-from tests.sync_server.helpers import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 START = 1_800_000_000_000
@@ -126,35 +123,6 @@ def test_a_community_may_not_declare_in_the_district_scope(world) -> None:
     _, a1, _, _ = world
     with pytest.raises(ScopeForbidden, match="district scope"):
         a1.set_mode("emergency", scope="district", actor="staff:1")
-
-
-@pytest.mark.slow
-def test_over_real_http_the_district_declares_and_ends_an_emergency_with_linli_edge_mode(tmp_path: Path) -> None:
-    server_data, kiosk = tmp_path / "district", tmp_path / "kiosk"
-    assert server_main(["init", "--data", str(server_data), "--district", "West"]) == 0
-    server = LiveServer(server_data)
-    try:
-        with Node.open(server_data) as district:
-            ticket = issue_token(district.conn, "a", "kiosk", 3_600_000, district.now_ms())
-        assert _cli(kiosk, "init", "--community", "a")[0] == 0
-        assert _cli(kiosk, "enroll", "--server", server.url, "--token", ticket)[0] == 0
-        code, out, err = _cli(
-            server_data, "mode", "emergency", "--reason", "typhoon", "--actor", "district:ops", "--json"
-        )
-        assert code == 0, err
-        assert json.loads(out)["declarations"][0]["scope"] == "district"
-        code, out, err = _cli(kiosk, "sync", "--json")
-        assert code == 0 and json.loads(out)["mode"] == "emergency", err
-        code, _, err = _cli(kiosk, "mode", "normal", "--actor", "staff:1")
-        assert code == 1 and "declared by the district" in err
-        assert _cli(server_data, "mode", "normal", "--actor", "district:ops")[0] == 0
-        code, out, err = _cli(kiosk, "sync", "--json")
-        assert code == 0 and json.loads(out)["mode"] == "normal", err
-        status = json.loads(_cli(kiosk, "status", "--json")[1])
-        shown = [(d["scope"], d["mode"], d["actor"]) for d in status["mode_declarations"]]
-        assert status["mode"] == "normal" and shown == [("district", "normal", "district:ops")]
-    finally:
-        server.stop()
 
 
 # --- rationing ------------------------------------------------------------------------------------

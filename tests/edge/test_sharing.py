@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from crdt.op import ZERO_HASH, sign_op
 from edge import InsufficientRights, InvalidTransition, ScopeForbidden
 from edge.errors import OpRejected
 from tests.helpers import make_community, make_district, relay, sync_all
@@ -84,12 +85,50 @@ def test_a_community_cannot_approve_its_own_request_or_ship_another_communitys_s
         b.approve_transfer(t["id"])
     with pytest.raises(ScopeForbidden):
         b.ship_transfer(t["id"])
-    # A hand-made op that tries it anyway is refused by the receiving node's guard.
+    # b's own write path refuses to emit the op at all.
     with b.store.tx() as tx:
         with pytest.raises(ScopeForbidden, match="holding community"):
             tx.emit("district", "transfer.approve", t["id"], {})
     assert b.transfers()[0]["step"] == "requested"
-    assert isinstance(OpRejected("forbidden", "x"), Exception)
+
+
+@pytest.mark.parametrize("step", ["transfer.approve", "transfer.ship"])
+def test_a_receiving_node_rejects_a_signed_step_from_a_community_that_may_not_write_it(district_abc, step):
+    """A hand-signed op that skips b's write path is refused as ``forbidden`` by every node that receives it."""
+    d, n = district_abc
+    a, b = n["a"], n["b"]
+    a.receive("WATER", 10)
+    t = b.request_transfer("WATER", 5, "a")
+    sync_all(d, [a, b])
+    op = _signed_by(b, "district", step, t["id"], {"note": ""})
+    for receiver in (d, a):
+        before = receiver.digest("district")
+        result = receiver.store.apply_remote([op.raw])
+        assert result.accepted == [] and len(result.rejected) == 1
+        rejected = result.rejected[0]
+        assert (rejected.code, rejected.dev, rejected.scope, rejected.seq) == ("forbidden", b.dev, "district", op.seq)
+        assert "holding community" in rejected.detail
+        assert receiver.digest("district") == before
+        assert receiver.transfers(all_communities=True)[0]["step"] == "requested"
+
+
+def _signed_by(node, scope, type_, obj, data):
+    """An op signed with ``node``'s key at the next seq of its stream, made outside its store."""
+    row = node.conn.execute(
+        "SELECT head_seq, head_hash FROM streams WHERE dev=? AND scope=?", (node.dev, scope)
+    ).fetchone()
+    seq, prev = (int(row[0]) + 1, bytes(row[1])) if row else (1, ZERO_HASH)
+    return sign_op(
+        node.store.ident.key,
+        scope=scope,
+        seq=seq,
+        prev=prev,
+        hlc=(node.store.wall(), 0),
+        actor=None,
+        type=type_,
+        obj=obj,
+        data=data,
+    )
 
 
 def test_a_lent_technician_is_listed_for_the_borrower_until_the_loan_ends(district_abc):

@@ -3,7 +3,9 @@ no op written is lost, and at every step (mid-page included) no replica showed a
 an effect before its cause.
 
 Seeds: ``LINLI_SIM_SEEDS`` (default 8) runs seeds 0..N-1; ``LINLI_SIM_SEED=S`` runs only seed S.
-A failure names its seed; ``pytest tests/sim -k 'seed_S'`` reproduces it.
+A failure names its seed; ``pytest tests/sim -k 'seed_S'`` reproduces it. Seeds past the first
+``FAST_SEEDS`` are marked ``slow`` (each seed takes 5-10 s on a small machine): ``make check-fast`` runs
+the first two as a quick check, ``make test`` and ``make soak`` run every seed.
 """
 
 from __future__ import annotations
@@ -23,9 +25,14 @@ def _seeds() -> list[int]:
 
 
 STEPS = int(os.environ.get("LINLI_SIM_STEPS", "36"))
+FAST_SEEDS = 2
 
 
-@pytest.mark.parametrize("seed", _seeds(), ids=lambda s: f"seed_{s}")
+def _params() -> list[object]:
+    return [pytest.param(s, marks=[pytest.mark.slow] if i >= FAST_SEEDS else []) for i, s in enumerate(_seeds())]
+
+
+@pytest.mark.parametrize("seed", _params(), ids=lambda s: f"seed_{s}")
 def test_replicas_converge_under_drops_duplicates_delays_reorders_and_partitions(tmp_path: Path, seed: int) -> None:
     world = World(tmp_path, seed, steps=STEPS)
     try:

@@ -25,8 +25,9 @@ from edge.node import Node
 from edge.sync import HttpTransport, Unreachable, auth_header, enroll, sync_once, unpack
 from sync_server.cli import main as server_main
 from sync_server.enroll import issue_token
+from tests.sync_server.helpers import free_port, signed, sync_body
 
-from .helpers import LiveServer, free_port, signed, sync_body
+from .live import LiveServer
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,9 @@ from edge.node import Node
 from edge.sync import HttpTransport, enroll, pack, sync_once, unpack
 from sync_server.cli import main as server_main
 from sync_server.enroll import issue_token
+from tests.sync_server.helpers import ROOT, signed, sync_body
 
-from .helpers import ROOT, LiveServer, signed, sync_body
+from .live import LiveServer
 
 pytestmark = pytest.mark.slow
 

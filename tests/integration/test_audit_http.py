@@ -35,8 +35,9 @@ from edge.sync import HttpTransport, ServerRefused, enroll, sync_once
 from sync_server.cli import main as server_main
 from sync_server.core import InProcessTransport
 from sync_server.enroll import issue_token
+from tests.sync_server.helpers import make_district
 
-from .helpers import LiveServer, make_district
+from .live import LiveServer
 
 pytestmark = pytest.mark.slow
 
