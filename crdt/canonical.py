@@ -1,4 +1,4 @@
-"""Canonical msgpack (DESIGN 3.1): one byte string for one value, and a strict decoder.
+"""Canonical msgpack (``docs/design.md`` §2.2): one byte string for one value, and a strict decoder.
 
 Canonical form: maps with text keys sorted by their UTF-8 bytes, shortest integer forms, text as
 msgpack ``str`` and bytes as ``bin`` (``use_bin_type=True``), text NFC-normalised, no floats, no

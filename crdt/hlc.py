@@ -1,4 +1,4 @@
-"""Hybrid logical clock (Kulkarni et al., 2014) with the drift rules of DESIGN 3.3.
+"""Hybrid logical clock (Kulkarni et al., 2014) with the drift rules of ``docs/design.md`` §2.4.
 
 A timestamp is ``(wall_ms, counter)``. ``now()`` never goes backwards, whatever the wall clock
 does (a Raspberry Pi restarts from fake-hwclock's saved time, or 1970). ``observe()`` merges a

@@ -1,4 +1,4 @@
-"""Device keys (Ed25519) and device ids (DESIGN 3.1).
+"""Device keys (Ed25519) and device ids (``docs/design.md`` §2.1).
 
 Device id = first 16 bytes of SHA-256(raw public key), base32, lower case, no padding (26 chars).
 Saving and loading a key file is the one piece of file I/O in ``crdt``: the key never leaves the

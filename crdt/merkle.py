@@ -1,4 +1,4 @@
-"""RFC 9162 Merkle trees: hashing, proofs, verifiers, and an append-only log over a node store (DESIGN 6).
+"""RFC 9162 Merkle trees: hashing, proofs, verifiers, and an append-only log over a node store (``docs/audit.md``).
 
 Hashing (RFC 9162 §2.1.1): a leaf is ``SHA-256(0x00 ‖ data)``, an interior node ``SHA-256(0x01 ‖ left ‖
 right)``, the empty tree ``SHA-256("")``. A tree of ``n > 1`` leaves splits at ``k``, the largest power of

@@ -1,4 +1,4 @@
-"""C2SP signed notes, tlog checkpoints and tlog cosignatures with Ed25519 (DESIGN 6). No I/O.
+"""C2SP signed notes, tlog checkpoints and tlog cosignatures with Ed25519 (``docs/audit.md``). No I/O.
 
 * c2sp.org/signed-note: a note is a UTF-8 text ending in a newline, a blank line, then one or more lines
   ``— <key name> <base64(key id ‖ signature)>``. The key id is the first four bytes of

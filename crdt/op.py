@@ -1,4 +1,4 @@
-"""Signed operations: the envelope of DESIGN 3.1.
+"""Signed operations: the envelope of ``docs/design.md`` §2.1.
 
 An op is the msgpack array ``[body, sig]``; ``body`` is the canonical encoding of
 ``{v, dev, scope, seq, prev, hlc, actor, type, obj, data}``; ``sig`` is the device's Ed25519

@@ -65,11 +65,6 @@ def test_no_markdown_file_cites_a_document_outside_the_repository() -> None:
     assert not found, "point into docs/design.md or say it in place:\n" + "\n".join(found)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="code docstrings still cite the old design text; they are cleaned in a later commit, "
-    "which must drop this marker",
-)
 def test_no_python_file_cites_a_document_outside_the_repository() -> None:
     found = citations(tracked_files(".py"))
     assert not found, "point into docs/design.md or say it in place:\n" + "\n".join(found)

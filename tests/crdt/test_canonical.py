@@ -1,4 +1,4 @@
-"""Canonical msgpack: round trips, and every rejection class of DESIGN 3.1."""
+"""Canonical msgpack: round trips, and every rejection class (``docs/design.md`` §2.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hybrid logical clock: monotonic through wall-clock jumps, drift capped per DESIGN 3.3."""
+"""Hybrid logical clock: monotonic through wall-clock jumps, drift capped (``docs/design.md`` §2.4)."""
 
 from __future__ import annotations
 

@@ -246,7 +246,7 @@ def make_op(world: World, type_name: str, pick: int, obj_pick: int, n: int, tick
     }
     if type_name == "device.revoke":
         # A revocation from a seq the device has already passed would make acceptance depend on
-        # arrival order (DESIGN 3.2 keeps what was accepted); revoke from the next seq instead.
+        # arrival order (validation keeps what was accepted); revoke from the next seq instead.
         return world.revoke_after_writing(world.b1)
     return world.add(makers[type_name]())
 

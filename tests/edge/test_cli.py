@@ -1,4 +1,4 @@
-"""``linli-edge``: subcommands, ``--json`` shapes (DESIGN 9), exit codes, plugins and docs."""
+"""``linli-edge``: subcommands, ``--json`` shapes, exit codes and docs."""
 
 from __future__ import annotations
 

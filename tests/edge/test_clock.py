@@ -1,4 +1,4 @@
-"""Time (DESIGN 3.3): a wall clock that goes back never reorders ops; a clock far ahead is flagged."""
+"""Time (``docs/design.md`` §2.4): a wall clock that goes back never reorders ops; a clock far ahead is flagged."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Crash safety (DESIGN 8): a writer killed with SIGKILL at random moments loses nothing it acknowledged.
+"""Crash safety (``docs/design.md`` §9): a writer killed with SIGKILL at random moments loses nothing it acknowledged.
 
 A child process writes through the facade in a loop and acknowledges each write after its commit
 returned; the test kills it ``LINLI_CRASH_KILLS`` times (default 30) at random moments, and after

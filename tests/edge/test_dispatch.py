@@ -1,4 +1,4 @@
-"""The dispatcher: hard constraints, priority under short capacity, determinism, optimality (DESIGN 7)."""
+"""The dispatcher: hard constraints, priority under short capacity, determinism, optimality (``docs/dispatch.md``)."""
 
 from __future__ import annotations
 

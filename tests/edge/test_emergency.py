@@ -1,5 +1,5 @@
-"""Emergency mode (issue [05]): declared by the district or by community staff and ended the same way,
-rationing of emergency supplies, the dispatcher end to end through ``Node`` on the DESIGN scenario,
+"""Emergency mode: declared by the district or by community staff and ended the same way,
+rationing of emergency supplies, the dispatcher end to end through ``Node`` on the 40-ticket scenario,
 and KPIs through the real ``linli-edge kpi --json``."""
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ def test_the_cli_refuses_beyond_the_ration_with_exit_1_naming_it_and_item_update
     assert shown["mode"] == "emergency" and shown["declarations"][0]["actor"] == "mgr-1"
 
 
-# --- the dispatcher end to end: the DESIGN scenario -----------------------------------------------
+# --- the dispatcher end to end: 40 tickets, 8 technicians-------------------------------------------
 TECHS: list[tuple[str, list[str], str, list[str]]] = [
     ("老张-燃气", ["gas"], "core", ["gas"]),
     ("小李-电工", ["electrical"], "core", ["electrical"]),
@@ -242,7 +242,7 @@ def _report(node: Node, n: int, category: str, text: str, **kw: Any) -> dict[str
 
 
 def build_scenario(node: Node) -> dict[str, str]:
-    """40 tickets and 8 technicians (DESIGN issue [05]); returns ticket id -> what it is."""
+    """40 tickets and 8 technicians (``docs/dispatch.md``); returns ticket id -> what it is."""
     node.add_household("9-901", vulnerable=["elderly_alone"])
     node.add_household("9-902", vulnerable=["disabled"])
     node.add_household("9-903", vulnerable=["disabled"])

@@ -1,4 +1,4 @@
-"""SLA targets, deadlines, countdowns and the triage table (DESIGN 1)."""
+"""SLA targets, deadlines, countdowns and the triage table (``docs/dispatch.md``)."""
 
 from __future__ import annotations
 

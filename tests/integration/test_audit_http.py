@@ -1,4 +1,4 @@
-"""The signed audit over real HTTP (DESIGN 6, issue [06]): ``linli-server serve`` (uvicorn) on 127.0.0.1.
+"""The signed audit over real HTTP (``docs/audit.md``): ``linli-server serve`` (uvicorn) on 127.0.0.1.
 
 Honest kiosks verify every sync and cosign; the public ``/v1/audit/*`` endpoints answer without a request
 signature; a committee witness cosigns; an export verifies offline and one changed byte is named. A district

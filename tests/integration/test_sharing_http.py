@@ -1,4 +1,4 @@
-"""Sharing between communities over real HTTP (issue [07]): ``linli-server serve`` (uvicorn) on
+"""Sharing between communities over real HTTP: ``linli-server serve`` (uvicorn) on
 127.0.0.1, the district node, and kiosks of communities a (two kiosks), b and c that sync through it.
 
 Transfers made and answered offline, concurrent requests for the last units under partitions, the

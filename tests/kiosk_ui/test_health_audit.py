@@ -1,4 +1,4 @@
-"""The audit alarm on the staff health screen (DESIGN 6): shown with its code and reason, cleared by staff."""
+"""The audit alarm on the staff health screen (``docs/audit.md``): shown with its code and reason, cleared by staff."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Staff screens of issue [05] through Pilot: the KPI view (from the staff menu, both languages, three
+"""Staff screens through Pilot: the KPI view (from the staff menu, both languages, three
 periods) and the dispatch board showing the daemon's stored proposals while offline."""
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ def test_accepted_are_leaf_indices_and_heads_cover_only_the_callers_streams(
     idx = district.node.conn.execute("SELECT idx FROM ops WHERE dev=?", (node.dev,)).fetchone()[0]
     assert got["accepted"] == [idx - 1]
     assert got["heads"] == {f"{node.dev}/a": 1}
-    # the answer carries the checkpoint signed after this batch, covering the accepted op (issue [06])
+    # the answer carries the checkpoint signed after this batch, covering the accepted op
     assert got["checkpoint"].split("\n")[:2] == ["linli.district/West", str(idx)]
     assert got["leaves"] == [idx - 1] and len(got["inclusion"]) == 1
 
