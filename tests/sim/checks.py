@@ -57,7 +57,9 @@ def conservation(node: Node) -> list[str]:
     for kind, scope, key, total, moved_in, moved_out, low in rows:
         ck = (kind, scope, key)
         if total != held.get(ck, 0) or moved_in != moved_out:
-            wrong.append(f"{node.dev}: rights of {ck} add up to {total} (moved {moved_in}/{moved_out}), not {held.get(ck)}")
+            wrong.append(
+                f"{node.dev}: rights of {ck} add up to {total} (moved {moved_in}/{moved_out}), not {held.get(ck)}"
+            )
         if low < 0:
             wrong.append(f"{node.dev}: a device holds negative rights on {ck}: {low}")
     return wrong
@@ -68,7 +70,7 @@ def lifecycles_once(node: Node) -> list[str]:
     conn = node.conn
     scopes = None if node.role == "district" else set(node.scopes)
     moved: dict[tuple[str, str], int] = defaultdict(int)  # (reason, type) -> qty
-    for kind, scope, data in _ledger_ops(conn):
+    for kind, _scope, data in _ledger_ops(conn):
         if kind.startswith("stock.") and data.get("reason"):
             moved[(str(data["reason"]), kind)] += int(data["qty"])
     wrong = []

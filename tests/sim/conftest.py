@@ -7,6 +7,7 @@ Seeds: ``LINLI_SIM_SEEDS`` (default 8) runs seeds 0..N-1; ``LINLI_SIM_SEED=S`` r
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -50,6 +51,7 @@ def outcome() -> Iterator[Callable[[int], Outcome]]:
                 root = Path(tmp) / f"seed-{seed}"
                 root.mkdir()
                 _RUNS[seed] = run(root, seed, STEPS)
+                shutil.rmtree(root)  # the outcome holds what the tests need; 500 seeds fit in memory
             return _RUNS[seed]
 
         yield get

@@ -17,7 +17,7 @@ from pathlib import Path
 from edge.domain import modes
 from edge.node import Node
 
-from . import actions, checks
+from . import checks
 from .record import Seen
 from .world import World
 
@@ -89,7 +89,11 @@ def _end_checks(world: World, out: Outcome) -> None:
     # Every op an honest device wrote reached the district.
     writer = _writers(world)
     honest_written = {h for h in world.causes if writer.get(h) not in faulty}
-    out.add("lost_ops", [f"{len(honest_written - held)} ops of honest devices never reached the district"] * bool(honest_written - held))
+    out.add(
+        "lost_ops",
+        [f"{len(honest_written - held)} ops of honest devices never reached the district"]
+        * bool(honest_written - held),
+    )
     # The revoked device's ops that had not reached the district when it was revoked never do.
     if cut is None:
         out.add("revocation", ["the lost device was never revoked"])
@@ -111,7 +115,9 @@ def _end_checks(world: World, out: Outcome) -> None:
             mine = {bytes(h) for (h,) in node.conn.execute("SELECT hash FROM ops WHERE scope=?", (scope,))}
             theirs = {bytes(h) for (h,) in server.conn.execute("SELECT hash FROM ops WHERE scope=?", (scope,))}
             if mine != theirs:
-                problems.append(f"{node.dev} holds {len(mine - theirs)} ops more, {len(theirs - mine)} fewer of {scope}")
+                problems.append(
+                    f"{node.dev} holds {len(mine - theirs)} ops more, {len(theirs - mine)} fewer of {scope}"
+                )
             if node.digest(scope) == server.digest(scope):
                 continue
             problems.append(f"{node.dev}: digest of {scope} differs from the district's")
@@ -196,19 +202,25 @@ def _clock_faults(world: World, out: Outcome) -> None:
         world.act(last, [], action=lambda r, n, p: n.set_mode("normal", reason="fixed"))
         _quiet_sync(world, nodes)
         replicas = [world.server.node, *nodes]
-        out.add(fault, [
-            f"{n.dev}: mode of {community} is {modes.declared_mode(n.conn, community)} after a later 'normal'"
-            for n in replicas
-            if modes.declared_mode(n.conn, community) != "normal"
-        ])
+        out.add(
+            fault,
+            [
+                f"{n.dev}: mode of {community} is {modes.declared_mode(n.conn, community)} after a later 'normal'"
+                for n in replicas
+                if modes.declared_mode(n.conn, community) != "normal"
+            ],
+        )
         dev = out.faulty[fault]
         for n in replicas:
             wrong = n.conn.execute("SELECT dev, detail FROM flags WHERE flag='clock_skew' AND dev != ?", (dev,))
             out.add(fault, [f"{n.dev} flags {d} for clock skew ({t}) instead of {dev}" for d, t in wrong])
     # The 2099 clock is flagged at the district.
-    if world.server.node.conn.execute(
-        "SELECT 1 FROM flags WHERE flag='clock_skew' AND dev=?", (world.future.dev,)
-    ).fetchone() is None:
+    if (
+        world.server.node.conn.execute(
+            "SELECT 1 FROM flags WHERE flag='clock_skew' AND dev=?", (world.future.dev,)
+        ).fetchone()
+        is None
+    ):
         out.add("future", ["the district does not flag the 2099 kiosk for clock skew"])
 
 
@@ -224,7 +236,10 @@ def _restored(world: World, out: Outcome) -> None:
     tickets = {str(t) for (t,) in server.conn.execute("SELECT id FROM tickets")}
     missing = [t for t in world.restored_reports if t not in tickets]
     if missing:
-        found.append(f"{len(missing)} of {len(world.restored_reports)} reports written after the restore never reached the district")
+        found.append(
+            f"{len(missing)} of {len(world.restored_reports)} reports written after the restore "
+            "never reached the district"
+        )
     if not world.restored_reports:
         found.append("the restored kiosk wrote no report after the restore")
     q = server.conn.execute("SELECT reason, detail FROM quarantine WHERE dev=?", (node.dev,)).fetchone()
@@ -237,4 +252,3 @@ def _restored(world: World, out: Outcome) -> None:
     if mine - held:
         found.append(f"{len(mine - held)} of the restored kiosk's ops are not at the district")
     out.add("restored", found)
-    _ = actions  # the scenarios write through the same facade as the random actions

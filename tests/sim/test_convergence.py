@@ -77,7 +77,9 @@ def test_lifecycles_reach_their_last_step_in_most_seeds(outcome: Runs) -> None:
     for kind in ("transfers_arrived", "loans_returned", "tickets_closed", "bookings_held"):
         counts = [r.completed[kind] for r in runs]
         reached = sum(1 for n in counts if n > 0)
-        assert reached * 4 >= len(seeds) * 3, f"{kind} reached its last step in {reached} of {len(seeds)} seeds: {counts}"
+        assert reached * 4 >= len(seeds) * 3, (
+            f"{kind} reached its last step in {reached} of {len(seeds)} seeds: {counts}"
+        )
         assert sum(counts) >= len(seeds), f"{kind}: {counts}"
 
 

@@ -448,8 +448,7 @@ class World:
         self.act(node, actions.COMMUNITY_ACTIONS, action=actions.report)
         self.direct_sync(node)
         self.acked_before_restore = {
-            bytes(h)
-            for (h,) in self.server.node.conn.execute("SELECT hash FROM ops WHERE dev=?", (node.dev,))
+            bytes(h) for (h,) in self.server.node.conn.execute("SELECT hash FROM ops WHERE dev=?", (node.dev,))
         }
         backup = self.backup
         assert backup is not None
