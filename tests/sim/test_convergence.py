@@ -73,6 +73,8 @@ def test_lifecycles_reach_their_last_step_in_most_seeds(outcome: Runs) -> None:
     """Transfers arrive, loans come back, tickets close and bookings hold in at least three seeds of
     four (and one of each per seed on average), so the checks above see completed lifecycles."""
     seeds = sim_seeds()
+    if len(seeds) < 4:
+        pytest.skip("the floor is across seeds: run at least 4 (LINLI_SIM_SEEDS)")
     runs = [outcome(s) for s in seeds]
     for kind in ("transfers_arrived", "loans_returned", "tickets_closed", "bookings_held"):
         counts = [r.completed[kind] for r in runs]
