@@ -48,6 +48,15 @@ def household_add(rng: random.Random, node: Node, peers: Peers) -> Any:
     return node.add_household(f"{rng.randint(1, 9)}-{rng.randint(100, 130)}", vulnerable=rng.choice([[], ["disabled"]]))
 
 
+def household_register(rng: random.Random, node: Node, peers: Peers) -> Any:
+    """A community's household register, imported at setup (one op per household)."""
+    for i in range(REGISTER_SIZE):
+        node.add_household(f"{20 + i // 50}-{300 + i % 50}")
+
+
+REGISTER_SIZE = 150
+
+
 def household_update(rng: random.Random, node: Node, peers: Peers) -> Any:
     unit = _unit(rng, node)
     with node.store.tx() as tx:
@@ -59,7 +68,16 @@ def report(rng: random.Random, node: Node, peers: Peers) -> Any:
 
 
 def advance(rng: random.Random, node: Node, peers: Peers) -> Any:
+    """Mostly the next stage of an open ticket (so tickets reach closed), sometimes any stage."""
     t = _ticket(rng, node)
+    open_ = [x for x in node.tickets() if x["stage"] not in ("closed", "cancelled")]
+    if open_ and rng.random() < 0.7:
+        t = rng.choice(open_)
+        forward = [s for s in STAGES[STAGES.index(t["stage"]) + 1 :] if s != "cancelled"]
+        roll = rng.random()
+        done = "closed" if t["stage"] == "resolved" else "resolved"
+        stage = forward[0] if roll < 0.4 else done if roll < 0.8 else rng.choice(forward)
+        return node.advance(t["id"], stage)
     return node.advance(t["id"], rng.choice([*STAGES[1:], "reopen"]))
 
 
@@ -153,17 +171,20 @@ def mode(rng: random.Random, node: Node, peers: Peers) -> Any:
 
 
 def transfer_request(rng: random.Random, node: Node, peers: Peers) -> Any:
-    src = rng.choice([c for c in peers.devices if c != node.community])
+    others = [c for c in peers.devices if c != node.community]
+    src = "district" if rng.random() < 0.5 else rng.choice(others)
     sku = _pick(rng, [i for i in node.items() if i["scope"] == "district"], "sku")
     return node.request_transfer(sku, rng.randint(1, 3), src)
 
 
 def transfer_step(rng: random.Random, node: Node, peers: Peers) -> Any:
-    """The next step of a transfer this community takes part in (as the lattice allows)."""
+    """The next step of a transfer this community takes part in (as the lattice allows); mostly one
+    whose next step is this community's, so that transfers reach arrived."""
     mine = [t for t in node.transfers(all_communities=True) if node.community in (t["src"], t["dst"])]
-    t = rng.choice(mine) if mine else None
-    if t is None:
+    if not mine:
         raise LookupError("no transfer")
+    ready = [t for t in mine if _my_step(t, node.community)]
+    t = rng.choice(ready if ready and rng.random() < 0.9 else mine)
     if t["src"] == node.community and t["step"] == "requested":
         step = node.decline_transfer if rng.random() < 0.2 else node.approve_transfer
     elif t["src"] == node.community and t["step"] == "approved":
@@ -175,13 +196,35 @@ def transfer_step(rng: random.Random, node: Node, peers: Peers) -> Any:
     return step(t["id"])
 
 
+def _my_step(t: dict[str, Any], community: str) -> bool:
+    """Whether the next step of transfer ``t`` is written by ``community``."""
+    if t["src"] == community:
+        return bool(t["step"] in ("requested", "approved"))
+    return bool(t["dst"] == community and t["step"] == "shipped")
+
+
+def hold_rights(rng: random.Random, node: Node, peers: Peers) -> Any:
+    """Receive stock and award points, so that this device holds rights when it is lost."""
+    node.receive("DP1", rng.randint(3, 6))
+    return node.award(_unit(rng, node), rng.randint(3, 6), "volunteering")
+
+
 def lend_tool(rng: random.Random, node: Node, peers: Peers) -> Any:
     tools = [i["sku"] for i in node.items() if i["kind"] == "tool"]
+    held = [s for s in tools if rights(node.conn, "stock", node.community, s, node.dev) > 0]
+    if tools and not held and rng.random() < 0.7:
+        sku = rng.choice(tools)
+        node.receive(sku, 1, reason="donated")
+        held = [sku]
+    if held:
+        tools = held
     return node.lend_tool(_pick(rng, [{"id": s} for s in tools]), _unit(rng, node), days=rng.randint(1, 14))
 
 
 def return_tool(rng: random.Random, node: Node, peers: Peers) -> Any:
-    return node.return_tool(_pick(rng, node.loans()))
+    """Mostly a loan still out, so that loans are returned."""
+    out = [x for x in node.loans() if x["returned_ms"] is None]
+    return node.return_tool(_pick(rng, out if out and rng.random() < 0.9 else node.loans()))
 
 
 def book(rng: random.Random, node: Node, peers: Peers) -> Any:
@@ -217,10 +260,10 @@ COMMUNITY_ACTIONS: list[tuple[Action, int]] = [
     (staff_add, 1),
     (notice, 1),
     (mode, 1),
-    (transfer_request, 2),
-    (transfer_step, 5),
-    (lend_tool, 2),
-    (return_tool, 1),
+    (transfer_request, 3),
+    (transfer_step, 10),
+    (lend_tool, 3),
+    (return_tool, 3),
     (book, 2),
     (cancel_booking, 1),
 ]
@@ -258,6 +301,20 @@ def district_stock(rng: random.Random, node: Node, peers: Peers) -> Any:
     return node.move_stock_rights(sku, rng.randint(1, 2), kiosk, scope=community)
 
 
+def district_transfer_step(rng: random.Random, node: Node, peers: Peers) -> Any:
+    """The district warehouse's next step of a transfer from it: approve (stocking up first), ship."""
+    ready = [t for t in node.transfers(all_communities=True) if t["src"] == "district"]
+    ready = [t for t in ready if t["step"] in ("requested", "approved")]
+    if not ready:
+        raise LookupError("no transfer from the district to move on")
+    t = rng.choice(ready)
+    if t["step"] == "requested":
+        if rights(node.conn, "stock", "district", t["sku"], node.dev) < t["qty"]:
+            node.receive(t["sku"], t["qty"] + rng.randint(0, 5), scope="district")
+        return node.approve_transfer(t["id"])
+    return node.ship_transfer(t["id"])
+
+
 def district_notice(rng: random.Random, node: Node, peers: Peers) -> Any:
     return node.post_notice("区通知", "District notice", "内容", "Body", scope="district")
 
@@ -267,6 +324,7 @@ DISTRICT_ACTIONS: list[tuple[Action, int]] = [
     (district_tech, 1),
     (district_lend, 1),
     (district_stock, 3),
+    (district_transfer_step, 4),
     (district_notice, 1),
 ]
 
