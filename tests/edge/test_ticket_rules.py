@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from crdt.op import decode_op
-from edge import Node
+from edge import REGISTRY, Node, ScopeForbidden
 from edge.domain.tickets import check_transition, holds, live_assigns, stage_index
 from edge.errors import InvalidTransition
+from edge.store.optypes import validate_payload
 from tests.helpers import make_community, make_district, sync_all
 
 
@@ -137,3 +139,17 @@ def test_an_assign_that_arrives_before_its_report_keeps_a_placeholder_with_the_a
     assert [(t["code"], t["assignee"]) for t in late.tickets()] == [(code, tech)]
     for node in (d, a1, a2, late):
         node.close()
+
+
+def test_a_step_written_in_another_scope_never_moves_the_ticket_and_names_it(tmp_path: Path) -> None:
+    """The apply rule itself refuses (the guard before it refuses such ops earlier, by the writer's community)."""
+    node = Node.init(tmp_path / "a", "a")
+    t = node.report("1-101", "water", "leak")
+    spec = REGISTRY["ticket.stage"]
+    foreign = SimpleNamespace(obj=t["id"], scope="b", hlc=(node.now_ms(), 0), dev="dev-b", actor=None)
+    payload = validate_payload("ticket.stage", {"epoch": 0, "stage": "triaged"})
+    message = f"^ticket {t['id']!r} belongs to scope 'a'; an op in scope 'b' may not change it$"
+    with pytest.raises(ScopeForbidden, match=message):
+        spec.apply(node.conn, foreign, payload)
+    assert node.ticket(t["code"])["stage"] == "reported"
+    node.close()
