@@ -47,7 +47,7 @@ soak: $(STAMP)
 
 # Mutation testing of the core modules, one at a time (see docs/testing.md); `make mutate MODULE=crdt/hlc.py`.
 mutate: $(STAMP)
-	PYTHON=$(BIN)/python scripts/mutate $(MODULE)
+	$(BIN)/python scripts/mutate $(MODULE)
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py

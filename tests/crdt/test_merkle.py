@@ -298,10 +298,12 @@ def test_inclusion_failures_name_their_cause() -> None:
         verify_inclusion(LEAVES[0], 0, 5, ref_path(0, 0, 5), root + b"\x00")
     with pytest.raises(ProofError, match="proof hash 1 has 0 bytes"):
         verify_inclusion(LEAVES[0], 0, 5, [ref_path(0, 0, 5)[0], b"", b""], root)
-    with pytest.raises(ProofError, match="must be a list of hashes"):
+    with pytest.raises(ProofError, match="must be a list of hashes, got bytes"):
         verify_inclusion(LEAVES[0], 0, 5, b"".join(ref_path(0, 0, 5)), root)  # type: ignore[arg-type]
-    with pytest.raises(ProofError, match="index must be an integer"):
+    with pytest.raises(ProofError, match="index must be an integer, got bool"):
         verify_inclusion(LEAVES[0], True, 5, ref_path(0, 0, 5), root)
+    with pytest.raises(ProofError, match="proof hash 0 must be bytes, got str"):
+        verify_inclusion(LEAVES[0], 0, 5, ["x" * 32, *ref_path(0, 0, 5)[1:]], root)  # type: ignore[list-item]
 
 
 def test_consistency_failures_name_their_cause() -> None:
@@ -626,6 +628,9 @@ def test_the_log_refuses_bad_sizes_by_name() -> None:
         log.inclusion_proof(0, 11)
     with pytest.raises(ProofError, match=r"^Merkle log: new size 11 is beyond the log's size 10$"):
         log.consistency_proof(0, 11)
+    for bad in (-1, True, 2.0):
+        with pytest.raises(ProofError, match=f"^Merkle log: tree size {bad!r} is not a non-negative integer$"):
+            log.root(bad)  # type: ignore[arg-type]
     for bad in (-1, True, 1.5):
         with pytest.raises(ProofError, match=f"^Merkle log: old size {bad!r} is not a non-negative integer$"):
             log.consistency_proof(bad)  # type: ignore[arg-type]
