@@ -6,7 +6,6 @@ import pytest
 
 from crdt.op import ZERO_HASH, sign_op
 from edge import InsufficientRights, InvalidTransition, ScopeForbidden
-from edge.errors import OpRejected
 from tests.helpers import make_community, make_district, relay, sync_all
 
 
