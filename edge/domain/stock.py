@@ -289,17 +289,42 @@ def stock_levels(conn: sqlite3.Connection, scope: str, dev: str) -> list[StockLe
     return out
 
 
-def issued_today(conn: sqlite3.Connection, scope: str, sku: str, household: str, since_ms: int) -> int:
-    """Units of ``sku`` issued to ``household`` since ``since_ms`` (for rationing)."""
-    row = conn.execute(
+def issued_today(
+    conn: sqlite3.Connection, scope: str, sku: str, household: str, since_ms: int, dev: str | None = None
+) -> int:
+    """Units of ``sku`` issued to ``household`` since ``since_ms`` (by device ``dev`` only, if given)."""
+    sql = (
         "SELECT COALESCE(-SUM(delta), 0) FROM ledger WHERE kind='stock' AND scope=? AND key=? AND action='issue' "
-        "AND household=? AND wall >= ?",
-        (scope, sku, household, since_ms),
-    ).fetchone()
-    return int(row[0])
+        "AND household=? AND wall >= ?"
+    )
+    args: tuple[Any, ...] = (scope, sku, household, since_ms)
+    if dev is not None:
+        sql += " AND dev=?"
+        args += (dev,)
+    return int(conn.execute(sql, args).fetchone()[0])
 
 
-__all__ += ["StockReceive", "StockRights", "issued_today", "ledger"]
+def ration_share(conn: sqlite3.Connection, community: str, dev: str, ration: int) -> tuple[int, int]:
+    """``(share, devices)``: the part of a household's daily ration that device ``dev`` may issue on its own.
+
+    The ration is split among the community's enrolled, unrevoked devices (the registry every node
+    holds), the remainder going to the lowest device numbers, so the shares add up to the ration: kiosks
+    cut off from each other can never together give a household more than its ration. A node that
+    does not find itself in the registry (not enrolled) has the whole ration.
+    """
+    rows = conn.execute(
+        "SELECT dev FROM devices WHERE community=? AND role != 'district' AND revoked_from_seq IS NULL "
+        "ORDER BY number IS NULL, number, dev",
+        (community,),
+    ).fetchall()
+    devs = [str(r[0]) for r in rows]
+    if dev not in devs:
+        return ration, 1
+    k = len(devs)
+    return ration // k + (1 if devs.index(dev) < ration % k else 0), k
+
+
+__all__ += ["StockReceive", "StockRights", "issued_today", "ledger", "ration_share"]
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -407,7 +432,8 @@ def issue(
 
     Raises:
         InsufficientRights: more than this device may issue; RationExceeded: over the household's
-        emergency ration for the last 24 h; InputError: a rationed item without a household.
+        emergency ration for the last 24 h, or over this device's share of it (:func:`ration_share`);
+        InputError: a rationed item without a household.
     """
     qty = inputs.qty(qty)
     item = get_item(ctx, sku)
@@ -430,6 +456,17 @@ def issue(
                 raise RationExceeded(
                     f"household {household} has had {had} of {sku} in the last 24 h; "
                     f"the emergency ration is {item['ration']} per day"
+                )
+            # What this node sees of other kiosks' issues can be out of date (a partition): each device
+            # keeps within its own share of the ration, so together they never give more than the ration.
+            share, devices = ration_share(tx.conn, ctx.community, ctx.dev, item["ration"])
+            mine = issued_today(tx.conn, ctx.community, sku, household, since, dev=ctx.dev)
+            if mine + qty > share:
+                raise RationExceeded(
+                    f"household {household} has had {mine} of {sku} from this device in the last 24 h; this "
+                    f"device may give {share} of the emergency ration of {item['ration']} per day, which is "
+                    f"split among the community's {devices} devices so that kiosks cut off from each other "
+                    "cannot together give more than the ration"
                 )
         data = {"sku": sku, "qty": qty, "household": household, "ticket": ticket_id, "reason": reason}
         tx.emit(ctx.community, "stock.issue", sku, data, actor)

@@ -105,7 +105,7 @@ def _check_status(status: object) -> Status:
     return (status[0], status[1])
 
 
-LATTICE: tuple[str, ...] = ("reported", "triaged", "assigned", "en_route", "on_site", "cancelled", "resolved", "closed")
+LATTICE: tuple[str, ...] = (*STAGES[: STAGES.index("resolved")], "cancelled", "resolved", "closed")
 """The merge order of the stages within an epoch: :data:`STAGES` with ``cancelled`` below ``resolved``,
 so a completed repair beats a concurrent cancel."""
 
