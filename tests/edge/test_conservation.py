@@ -7,6 +7,7 @@ wrote the step), then a property over random schedules of partitioned kiosks exc
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -27,11 +28,17 @@ def _qty(node: Node, sku: str, scope: str) -> int:
 
 @pytest.fixture
 def two_by_two(tmp_path: Path):
-    """The district, two kiosks of ``a`` (holds 10 WATER on a1) and two of ``b``."""
-    d = make_district(tmp_path)
+    """The district, two kiosks of ``a`` (holds 10 WATER on a1) and two of ``b``, on one clock that
+    moves a millisecond at every reading (so the op written first has the lower stamp)."""
+    ticks = itertools.count(1_800_000_000_000)
+
+    def wall() -> int:
+        return next(ticks)
+
+    d = make_district(tmp_path, wall=wall)
     d.add_item("WATER", "瓶装水", "Bottled water", kind="supply", scope="district")
-    a1, a2 = make_community(tmp_path, d, "a", "a1"), make_community(tmp_path, d, "a", "a2")
-    b1, b2 = make_community(tmp_path, d, "b", "b1"), make_community(tmp_path, d, "b", "b2")
+    a1, a2 = make_community(tmp_path, d, "a", "a1", wall=wall), make_community(tmp_path, d, "a", "a2", wall=wall)
+    b1, b2 = make_community(tmp_path, d, "b", "b1", wall=wall), make_community(tmp_path, d, "b", "b2", wall=wall)
     kiosks = [a1, a2, b1, b2]
     sync_all(d, kiosks)
     a1.receive("WATER", 10)
@@ -53,15 +60,16 @@ def test_two_receiving_kiosks_that_both_mark_arrived_count_the_units_once(two_by
     a1.approve_transfer(t["id"])
     a1.ship_transfer(t["id"])
     sync_all(d, [a1, a2, b1, b2])
-    b1.arrive_transfer(t["id"])  # partitioned from each other: neither sees the other's arrival
-    b2.arrive_transfer(t["id"])
+    b2.arrive_transfer(t["id"])  # partitioned from each other: neither sees the other's arrival
+    b1.arrive_transfer(t["id"])  # b2's is the earlier, so it is the one that counts
     sync_all(d, [a1, a2, b1, b2])
     for node in (d, b1, b2):
         assert _qty(node, "WATER", "b") == 14
     for node in (d, a1, a2):
         assert _qty(node, "WATER", "a") == 6
-    # The rights of the arrival went to the requester (b1), whichever kiosk's arrival counts.
+    # The rights of the arrival went to the requester (b1), not to b2 whose arrival counted.
     assert {s["sku"]: s["rights"] for s in b1.stock()}["WATER"] == 4
+    assert {s["sku"]: s["rights"] for s in b2.stock()}["WATER"] == 10
     assert b1.digest("b") == b2.digest("b") == d.digest("b")
 
 
@@ -104,19 +112,25 @@ def test_a_re_sent_request_with_another_sku_or_quantity_does_not_change_what_shi
 
 def test_a_loan_returned_on_two_kiosks_returns_one_tool(tmp_path: Path) -> None:
     """Regression: a tool loan returned on two partitioned kiosks received the tool twice (two drills)."""
-    d = make_district(tmp_path)
-    k1, k2 = make_community(tmp_path, d, "a", "k1"), make_community(tmp_path, d, "a", "k2")
+    clock = [1_800_000_000_000]
+    d = make_district(tmp_path, wall=lambda: clock[0])
+    k1 = make_community(tmp_path, d, "a", "k1", wall=lambda: clock[0])
+    k2 = make_community(tmp_path, d, "a", "k2", wall=lambda: clock[0])
     k1.add_item("DRILL", "电钻", "Drill", kind="tool")
     k1.add_household("2-301")
     k1.receive("DRILL", 1)
     loan = k1.lend_tool("DRILL", "2-301")
     sync_all(d, [k1, k2])
+    clock[0] += 1000
+    k2.return_tool(loan["id"])  # k2's return is the earlier one, so it is the one that counts
+    clock[0] += 1000
     k1.return_tool(loan["id"])
-    k2.return_tool(loan["id"])
     sync_all(d, [k1, k2])
     for node in (d, k1, k2):
         assert _qty(node, "DRILL", "a") == 1
-    assert {s["sku"]: s["rights"] for s in k1.stock()}["DRILL"] == 1  # back with the lender
+    # The tool is back in the rights of the kiosk that lent it, not of the one whose return counted.
+    assert {s["sku"]: s["rights"] for s in k1.stock()}["DRILL"] == 1
+    assert {s["sku"]: s["rights"] for s in k2.stock()}["DRILL"] == 0
     for n in (d, k1, k2):
         n.close()
 
