@@ -15,6 +15,7 @@ from edge.domain.people import TIERS as TECH_TIERS
 from edge.domain.tickets import CLOSE_REASONS, HOLD_REASONS, STAGES
 from edge.domain.transfers import STEPS as TRANSFER_STEPS
 from edge.errors import (
+    AmbiguousTicket,
     AuthFailed,
     Duplicate,
     EdgeError,
@@ -59,6 +60,7 @@ __all__ = [
     "TRANSFER_STEPS",
     "URGENCIES",
     "VULNERABLE",
+    "AmbiguousTicket",
     "AuthFailed",
     "Balance",
     "BatchResult",

@@ -9,6 +9,7 @@ Hierarchy::
     │   ├── RationExceeded               an emergency-supply ration per household per day
     │   ├── UnknownEntity                no such ticket, household, sku, technician, staff, transfer
     │   │   └── UnknownTicket
+    │   │       └── AmbiguousTicket      a short code that names more than one ticket: refused
     │   ├── Duplicate                    a household, sku, staff id or technician that already exists
     │   ├── InvalidTransition            a status or transfer step the lattice does not allow
     │   ├── ScopeForbidden               this device may not write that scope or type
@@ -61,6 +62,10 @@ class UnknownEntity(Refused):
 
 class UnknownTicket(UnknownEntity):
     """No ticket with that code or id."""
+
+
+class AmbiguousTicket(UnknownTicket):
+    """A short code that names two tickets: refused, so nobody is shown another household's ticket."""
 
 
 class Duplicate(Refused):

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crdt.errors import CRDTError
 from crdt.keys import device_id
+from edge.domain.devices import next_number
 from edge.reads import device
 from edge.store import Tx
 from edge.store.db import write_tx
@@ -143,7 +144,9 @@ def handle_enroll(server: SyncServer, req: HttpRequest) -> dict[str, Any]:
             "district",
             "device.enroll",
             dev,
-            {"pubkey": msg.pubkey, "community": community, "role": role, "name": msg.name},
+            # The short number is assigned here, on the district's one writer, in the transaction that
+            # writes the enrolment: numbers are unique in the district (ticket code prefixes).
+            {"pubkey": msg.pubkey, "community": community, "role": role, "name": msg.name, "number": next_number(conn)},
         )
     server.metrics.seen(dev, now)
     return _answer(server, dev, community, role)

@@ -9,10 +9,12 @@ Per community (and ``district``, the district's own warehouse, when it holds sto
 - ``low_stock``: items whose stock is at or below their reorder level (the community's own catalogue
   entry, else the district's; only items with a reorder level);
 - ``transfers_in_flight``: transfers requested, approved or shipped, in or out;
-- ``double_shipped``: transfers this community's stock left for more than once. Two kiosks of the
-  holder that both hold rights can each ship the same approved transfer while partitioned (each
-  within its own rights, so stock never goes negative); the receiver gets the quantity once, so the
-  extra shipment is stock to fetch back (``docs/sharing.md``);
+- ``repeated_steps``: transfers this community shipped, or marked arrived, from more than one device
+  (two partitioned kiosks of the holder both shipping, two of the receiver both marking arrival).
+  Their stock moved once (lifecycle keys, ``docs/sharing.md``): the entry says how many devices wrote
+  the step and the quantity that moved, so staff can see the duplicate writes, not lost stock;
+- ``conservation_faults``: transfer steps whose stock did not move by exactly the approved quantity,
+  once. Exactly-once lifecycle keys make this impossible; the report checks it on every run;
 - ``devices``: each enrolled device, when it last made an authenticated request (the server's
   ``seen`` table), whether it is flagged for clock skew, and ``skew_ms``: the HLC wall time of its
   latest op minus the time the district received it (above zero its clock runs ahead; below zero the
@@ -81,11 +83,19 @@ def _low_stock(conn: sqlite3.Connection, scope: str) -> list[dict[str, Any]]:
     ]
 
 
-def _double_shipped(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
+def _repeated_steps(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
-    for d in reads.double_shipments(conn):
-        entry = {"transfer": d.transfer, "shipments": d.shipments, "qty_issued": d.qty_issued}
+    for d in reads.repeated_steps(conn):
+        entry = {"transfer": d.transfer, "step": d.step, "writes": d.writes, "qty_moved": d.qty_moved}
         out.setdefault(d.scope, []).append(entry)
+    return out
+
+
+def _conservation_faults(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for f in reads.conservation_faults(conn):
+        entry = {"transfer": f.transfer, "step": f.step, "qty_moved": f.qty_moved, "qty": f.qty}
+        out.setdefault(f.scope, []).append(entry)
     return out
 
 
@@ -118,8 +128,9 @@ def district_report(node: Node, *, period: str = "month", now_ms: int | None = N
 
     Returns:
         ``{district, generated_ms, period: {name, start, end}, communities: {id: {open_tickets, sla,
-        low_stock, transfers_in_flight, double_shipped, devices}}, totals: {open_tickets, sla_attained,
-        sla_total, low_stock, transfers_in_flight, double_shipped, devices}}``.
+        low_stock, transfers_in_flight, repeated_steps, conservation_faults, devices}}, totals:
+        {open_tickets, sla_attained, sla_total, low_stock, transfers_in_flight, repeated_steps,
+        conservation_faults, devices}}``.
 
     Raises:
         KeyError: an unknown period (the command line offers only the known ones).
@@ -130,7 +141,8 @@ def district_report(node: Node, *, period: str = "month", now_ms: int | None = N
     figures = kpi.kpis_by_community(ticket_times(conn, None), start, now + 1, now_ms=now)
     opened = _open_tickets(conn)
     devices = _devices(conn)
-    doubles = _double_shipped(conn)
+    repeats = _repeated_steps(conn)
+    faults = _conservation_faults(conn)
     moving = [t for t in list_transfers(conn) if t["step"] in IN_FLIGHT]
     empty = {**{u: 0 for u in URGENCIES}, "total": 0, "on_hold": 0, "conflicts": 0}
     communities: dict[str, Any] = {}
@@ -146,7 +158,8 @@ def district_report(node: Node, *, period: str = "month", now_ms: int | None = N
             "sla": _sla(figures.get(c), period),
             "low_stock": _low_stock(conn, c),
             "transfers_in_flight": flights,
-            "double_shipped": doubles.get(c, []),
+            "repeated_steps": repeats.get(c, []),
+            "conservation_faults": faults.get(c, []),
             "devices": devices.get(c, []),
         }
     totals = {
@@ -155,7 +168,8 @@ def district_report(node: Node, *, period: str = "month", now_ms: int | None = N
         "sla_total": sum(x["sla"]["total"] for x in communities.values()),
         "low_stock": sum(len(x["low_stock"]) for x in communities.values()),
         "transfers_in_flight": len(moving),
-        "double_shipped": sum(len(x) for x in doubles.values()),
+        "repeated_steps": sum(len(x) for x in repeats.values()),
+        "conservation_faults": sum(len(x) for x in faults.values()),
         "devices": sum(len(x) for x in devices.values()),
     }
     return {
@@ -202,8 +216,15 @@ def render_report(report: dict[str, Any]) -> str:
             lines.append(
                 f"    {t['direction']:<3} {t['src']} -> {t['dst']}  {t['qty']} x {t['sku']}  {t['step']}  {t['id']}"
             )
-        for x in r["double_shipped"]:
-            lines.append(f"    SHIPPED {x['shipments']} TIMES ({x['qty_issued']} issued): {x['transfer']}")
+        for x in r["repeated_steps"]:
+            lines.append(
+                f"    {x['step'].upper()} BY {x['writes']} DEVICES, COUNTED ONCE ({x['qty_moved']} moved): "
+                f"{x['transfer']}"
+            )
+        for x in r["conservation_faults"]:
+            lines.append(
+                f"    CONSERVATION FAULT: {x['step']} moved {x['qty_moved']}, approved {x['qty']}: {x['transfer']}"
+            )
         for d in r["devices"]:
             state = "REVOKED" if d["revoked"] else "QUARANTINED" if d["quarantined"] else "ok"
             skew = "CLOCK SKEW" if d["clock_skew"] else "clock ok"
@@ -216,6 +237,7 @@ def render_report(report: dict[str, Any]) -> str:
     lines.append("")
     lines.append(
         f"Totals: {t['open_tickets']} open tickets, SLA {t['sla_attained']}/{t['sla_total']}, "
-        f"{t['low_stock']} items low, {t['transfers_in_flight']} transfers in flight, {t['devices']} devices"
+        f"{t['low_stock']} items low, {t['transfers_in_flight']} transfers in flight, {t['devices']} devices, "
+        f"{t['conservation_faults']} conservation faults"
     )
     return "\n".join(lines)

@@ -1,8 +1,12 @@
 """The device registry: enrolments and revocations, written by the district as ops in scope ``district``.
 
 Every node learns every device's public key from these signed ops, so it can verify any op it holds
-without trusting the channel it came by. Revocation takes effect from a stream sequence number,
-not from the device's clock: ops at or after ``from_seq`` in any of the device's streams are refused.
+without trusting the channel it came by. An enrolment also carries the device's short **number**,
+unique in the district (the district assigns them in order, inside the transaction that writes the
+enrolment): the prefix of the ticket codes the device writes, so two devices' codes never collide.
+
+Revocation takes effect from a stream sequence number, not from the device's clock: ops at or after
+``from_seq`` in any of the device's streams are refused.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from edge.domain.fields import Name
 from edge.store.optypes import Payload, register
 from edge.store.views import lww_set
 
-__all__ = ["DeviceEnroll", "DeviceRevoke", "list_devices"]
+__all__ = ["DeviceEnroll", "DeviceRevoke", "device_number", "list_devices", "next_number"]
 
 
 class DeviceEnroll(Payload):
@@ -25,6 +29,7 @@ class DeviceEnroll(Payload):
     community: Name
     role: Literal["kiosk", "staff", "district"]
     name: Name
+    number: int | None = Field(default=None, ge=1, le=999_999)
 
 
 class DeviceRevoke(Payload):
@@ -56,3 +61,14 @@ def list_devices(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return [
         dict(zip(cols, r, strict=True)) for r in conn.execute(f"SELECT {', '.join(cols)} FROM devices ORDER BY dev")
     ]
+
+
+def device_number(conn: sqlite3.Connection, dev: str) -> int | None:
+    """The short number the district gave ``dev`` at enrolment (``None`` until its enrolment is held)."""
+    row = conn.execute("SELECT number FROM devices WHERE dev=?", (dev,)).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def next_number(conn: sqlite3.Connection) -> int:
+    """The number the next enrolled device gets: one past the highest given (the district's writer only)."""
+    return int(conn.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM devices").fetchone()[0])

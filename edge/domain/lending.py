@@ -14,14 +14,21 @@ Op types (scope: the community), with their merge rule and invariant:
 
 - ``tool.lend``, ``tool.return``: LWW fields of the loan; a loan is open until a return is seen. A
   tool is lent only within the writing device's stock rights (its ``stock.issue`` is checked and
-  written in the same transaction), so no more tools are out than were on hand.
+  written in the same transaction), so no more tools are out than were on hand. The stock ops carry
+  the lifecycle keys ``lend <loan>`` and ``return <loan>`` (``stock.py``): a loan returned on two
+  kiosks while they were partitioned puts one tool back, not two.
 - ``booking.make``: a grow-only set of bookings; the slot's holder is the lowest ``(hlc, dev, id)``
   not cancelled, so exactly one booking per slot is ``confirmed`` on every replica.
-- ``booking.cancel``: a grow-only set of cancelled ids (a cancel is final).
+- ``booking.cancel``: a grow-only set of cancelled ``(id, scope)``; a cancel frees a booking only of
+  its own scope (a cancel is final).
+
+Every command below reads the loan or the slot through the transaction that writes its op, so the
+kiosk UI and the daemon on one kiosk cannot both pass a rule only one may (one return, one booking).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Annotated, Any
 
@@ -104,6 +111,7 @@ def _book(conn: sqlite3.Connection, op: Op, p: BookingMake) -> None:
 
 @register("booking.cancel", BookingCancel)
 def _cancel(conn: sqlite3.Connection, op: Op, p: BookingCancel) -> None:
+    # Keyed by scope too: a cancel naming another scope's booking id frees nothing there.
     conn.execute("INSERT OR IGNORE INTO booking_cancels (id, scope) VALUES (?, ?)", (op.obj, op.scope))
 
 
@@ -128,7 +136,7 @@ def bookings(conn: sqlite3.Connection, scope: str, facility: str | None = None) 
     """Bookings with ``status`` ``confirmed``, ``bumped`` (lost a concurrent booking) or ``cancelled``."""
     sql = (
         "SELECT b.id, b.facility, b.slot, b.household, b.wall, b.counter, b.dev, "
-        "EXISTS (SELECT 1 FROM booking_cancels c WHERE c.id=b.id) FROM bookings b WHERE b.scope=?"
+        "EXISTS (SELECT 1 FROM booking_cancels c WHERE c.id=b.id AND c.scope=b.scope) FROM bookings b WHERE b.scope=?"
     )
     args: list[Any] = [scope]
     if facility is not None:
@@ -163,7 +171,11 @@ def get_loan(ctx: Context, loan: str) -> dict[str, Any]:
     Raises:
         UnknownEntity: none.
     """
-    for entry in loans(ctx.conn, ctx.community):
+    return _loan(ctx.conn, ctx.community, loan)
+
+
+def _loan(conn: sqlite3.Connection, community: str, loan: str) -> dict[str, Any]:
+    for entry in loans(conn, community):
         if entry["id"] == loan:
             return entry
     raise UnknownEntity(f"no loan {loan!r}")
@@ -187,7 +199,7 @@ def lend_tool(ctx: Context, sku: str, household: str, days: int = 7, *, actor: s
         held = rights(tx.conn, "stock", ctx.community, sku, ctx.dev)
         if held < 1:
             raise InsufficientRights(f"no {sku} on hand to lend (this device may issue {held})")
-        out = {"sku": sku, "qty": 1, "household": household, "reason": f"loan {loan}"}
+        out = {"sku": sku, "qty": 1, "household": household, "reason": f"loan {loan}", "once": f"lend {loan}"}
         tx.emit(ctx.community, "stock.issue", sku, out, actor)
         due = ctx.now_ms() + days * inputs.DAY_MS
         tx.emit(ctx.community, "tool.lend", loan, {"sku": sku, "household": household, "due_ms": due}, actor)
@@ -200,12 +212,15 @@ def return_tool(ctx: Context, loan: str, *, actor: str | None = None) -> dict[st
     Raises:
         UnknownEntity: no such loan; InvalidTransition: returned already.
     """
-    entry = get_loan(ctx, loan)
-    if entry["returned_ms"] is not None:
-        raise InvalidTransition(f"loan {loan} was already returned")
     with ctx.store.tx() as tx:
+        entry = _loan(tx.conn, ctx.community, loan)
+        if entry["returned_ms"] is not None:
+            raise InvalidTransition(f"loan {loan} was already returned")
         tx.emit(ctx.community, "tool.return", loan, {}, actor)
-        back = {"sku": entry["sku"], "qty": 1, "reason": f"return {loan}"}
+        # The tool goes back into the rights of the device that lent it, whichever kiosk takes it back.
+        lender = json.loads(tx.conn.execute("SELECT stamps FROM loans WHERE id=?", (loan,)).fetchone()[0])["sku"][2]
+        back = {"sku": entry["sku"], "qty": 1, "reason": f"return {loan}", "once": f"return {loan}"}
+        back["rights_to"] = lender
         tx.emit(ctx.community, "stock.receive", entry["sku"], back, actor)
     return get_loan(ctx, loan)
 
@@ -217,11 +232,13 @@ def book(ctx: Context, facility: str, slot: str, household: str, *, actor: str |
         UnknownEntity: no such household; InvalidTransition: the slot is taken.
     """
     _household(ctx, household)
-    taken = [b for b in bookings(ctx.conn, ctx.community, facility) if b["slot"] == slot and b["status"] == "confirmed"]
-    if taken:
-        raise InvalidTransition(f"{facility} at {slot} is already booked")
     bid = new_ulid(ctx.now_ms())
     with ctx.store.tx() as tx:
+        taken = [
+            b for b in bookings(tx.conn, ctx.community, facility) if b["slot"] == slot and b["status"] == "confirmed"
+        ]
+        if taken:
+            raise InvalidTransition(f"{facility} at {slot} is already booked")
         data = {"facility": facility, "slot": slot, "household": household}
         tx.emit(ctx.community, "booking.make", bid, data, actor)
     return next(b for b in bookings(ctx.conn, ctx.community) if b["id"] == bid)
@@ -233,11 +250,11 @@ def cancel_booking(ctx: Context, booking: str, *, reason: str = "", actor: str |
     Raises:
         UnknownEntity: no such booking. InvalidTransition: already cancelled.
     """
-    found = [b for b in bookings(ctx.conn, ctx.community) if b["id"] == booking]
-    if not found:
-        raise UnknownEntity(f"no booking {booking!r} in community {ctx.community}")
-    if found[0]["status"] == "cancelled":
-        raise InvalidTransition(f"booking {booking} is already cancelled")
     with ctx.store.tx() as tx:
+        found = [b for b in bookings(tx.conn, ctx.community) if b["id"] == booking]
+        if not found:
+            raise UnknownEntity(f"no booking {booking!r} in community {ctx.community}")
+        if found[0]["status"] == "cancelled":
+            raise InvalidTransition(f"booking {booking} is already cancelled")
         tx.emit(ctx.community, "booking.cancel", booking, {"reason": reason}, actor)
     return next(b for b in bookings(ctx.conn, ctx.community) if b["id"] == booking)

@@ -11,6 +11,19 @@ Op types, with their merge rule and the invariant each keeps:
 - ``stock.receive``: a bounded counter's increment; it gives the receiving device the rights to
   what it received.
 - ``stock.issue``: a decrement within the writing device's rights.
+- either of the two with a lifecycle key ``once`` (``ship <transfer>``, ``arrive <transfer>``,
+  ``lend <loan>``, ``return <loan>``): **exactly once per lifecycle**. Of all the ops of one scope that
+  carry the same key, only the one with the lowest stamp ``(wall, counter, dev, op hash)`` moves the
+  counter; the others are in the ledger with delta 0. So two kiosks that both mark one transfer
+  arrived, or both take one lent tool back, move the stock once, whatever order their ops reach a
+  replica in (:func:`_counted`). Never negative still holds:
+
+  - a keyed *issue* takes its own writer's rights. A device's own keyed issue is the only one with
+    its key it sees when it writes it (the step's write rule), so it counts on its own replica; a
+    lower-stamped one from another device arriving later only gives the rights back;
+  - a keyed *receive* gives the rights to the device it names in ``rights_to`` (the transfer's
+    requester, the loan's lender), the same for every writer of the step, so whichever op counts,
+    the same device gets the rights once: a kiosk never spends rights that a merge later takes away.
 - ``stock.rights``: moves rights from the writing device to another device.
 
 A counter's value is Σinc − Σdec over every device (ops are applied once each, in any order, so all
@@ -23,9 +36,9 @@ writer of a ``stock.issue`` or ``stock.rights`` checks its own rights inside the
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Literal, TypedDict, get_args
+from typing import Annotated, Any, Literal, TypedDict, get_args
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from crdt.op import Op
 from edge.domain import inputs, modes, people, tickets
@@ -78,10 +91,16 @@ class ItemUpdate(Payload):
     reorder: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
+Once = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+"""A lifecycle key: the counter ops of one scope that carry the same key take effect once."""
+
+
 class StockReceive(Payload):
     sku: Sku
     qty: Qty
     reason: OptShort = ""
+    once: Once | None = None
+    rights_to: EntityId | None = None
 
 
 class StockIssue(Payload):
@@ -90,6 +109,7 @@ class StockIssue(Payload):
     household: Unit | None = None
     ticket: EntityId | None = None
     reason: OptShort = ""
+    once: Once | None = None
 
 
 class StockRights(Payload):
@@ -135,16 +155,61 @@ def ledger(conn: sqlite3.Connection, op: Op, kind: str, key: str, action: str, d
     )
 
 
+def _counted(
+    conn: sqlite3.Connection,
+    op: Op,
+    kind: str,
+    key: str,
+    once: str | None,
+    *,
+    inc: int = 0,
+    dec: int = 0,
+    holder: str | None = None,
+) -> int:
+    """Apply a counter op's increment or decrement, exactly once per lifecycle key; returns its ledger delta.
+
+    Without ``once`` the op counts, as every counter op does. With it, the op counts only while it is
+    the lowest-stamped op of its scope with that key: a lower one arriving later takes the effect over
+    (the earlier winner's effect is undone and its ledger delta set to 0). The result is a function of
+    the set of ops held, so every replica agrees whatever the order of arrival. ``holder`` is the
+    device whose rights the effect goes to (default the writer).
+    """
+    holder = holder or op.dev
+    if once is None:
+        add_counter(conn, kind, op.scope, key, holder, inc=inc, dec=dec)
+        return inc - dec
+    # Rows exist for every op with a key, winner or not, so that the views do not depend on arrival order.
+    add_counter(conn, kind, op.scope, key, holder)
+    conn.execute("INSERT OR IGNORE INTO counters (kind, scope, key, value) VALUES (?, ?, ?, 0)", (kind, op.scope, key))
+    held = conn.execute(
+        "SELECT op, holder, key, inc, dec, wall, counter, dev FROM counter_once WHERE kind=? AND scope=? AND once=?",
+        (kind, op.scope, once),
+    ).fetchone()
+    mine = (op.hlc[0], op.hlc[1], op.dev, op.id)
+    if held is not None and (held[5], held[6], held[7], held[0]) < mine:
+        return 0
+    if held is not None:
+        add_counter(conn, kind, op.scope, held[2], held[1], inc=-held[3], dec=-held[4])
+        conn.execute("UPDATE ledger SET delta = 0 WHERE op = ?", (held[0],))
+    conn.execute(
+        "INSERT OR REPLACE INTO counter_once (kind, scope, once, op, wall, counter, dev, holder, key, inc, dec) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (kind, op.scope, once, op.id, op.hlc[0], op.hlc[1], op.dev, holder, key, inc, dec),
+    )
+    add_counter(conn, kind, op.scope, key, holder, inc=inc, dec=dec)
+    return inc - dec
+
+
 @register("stock.receive", StockReceive)
 def _receive(conn: sqlite3.Connection, op: Op, p: StockReceive) -> None:
-    add_counter(conn, "stock", op.scope, p.sku, op.dev, inc=p.qty)
-    ledger(conn, op, "stock", p.sku, "receive", p.qty, reason=p.reason)
+    delta = _counted(conn, op, "stock", p.sku, p.once, inc=p.qty, holder=p.rights_to)
+    ledger(conn, op, "stock", p.sku, "receive", delta, reason=p.reason)
 
 
 @register("stock.issue", StockIssue)
 def _issue(conn: sqlite3.Connection, op: Op, p: StockIssue) -> None:
-    add_counter(conn, "stock", op.scope, p.sku, op.dev, dec=p.qty)
-    ledger(conn, op, "stock", p.sku, "issue", -p.qty, reason=p.reason, household=p.household, ticket=p.ticket)
+    delta = _counted(conn, op, "stock", p.sku, p.once, dec=p.qty)
+    ledger(conn, op, "stock", p.sku, "issue", delta, reason=p.reason, household=p.household, ticket=p.ticket)
 
 
 @register("stock.rights", StockRights)
@@ -224,17 +289,42 @@ def stock_levels(conn: sqlite3.Connection, scope: str, dev: str) -> list[StockLe
     return out
 
 
-def issued_today(conn: sqlite3.Connection, scope: str, sku: str, household: str, since_ms: int) -> int:
-    """Units of ``sku`` issued to ``household`` since ``since_ms`` (for rationing)."""
-    row = conn.execute(
+def issued_today(
+    conn: sqlite3.Connection, scope: str, sku: str, household: str, since_ms: int, dev: str | None = None
+) -> int:
+    """Units of ``sku`` issued to ``household`` since ``since_ms`` (by device ``dev`` only, if given)."""
+    sql = (
         "SELECT COALESCE(-SUM(delta), 0) FROM ledger WHERE kind='stock' AND scope=? AND key=? AND action='issue' "
-        "AND household=? AND wall >= ?",
-        (scope, sku, household, since_ms),
-    ).fetchone()
-    return int(row[0])
+        "AND household=? AND wall >= ?"
+    )
+    args: tuple[Any, ...] = (scope, sku, household, since_ms)
+    if dev is not None:
+        sql += " AND dev=?"
+        args += (dev,)
+    return int(conn.execute(sql, args).fetchone()[0])
 
 
-__all__ += ["StockReceive", "StockRights", "issued_today", "ledger"]
+def ration_share(conn: sqlite3.Connection, community: str, dev: str, ration: int) -> tuple[int, int]:
+    """``(share, devices)``: the part of a household's daily ration that device ``dev`` may issue on its own.
+
+    The ration is split among the community's enrolled, unrevoked devices (the registry every node
+    holds), the remainder going to the lowest device numbers, so the shares add up to the ration: kiosks
+    cut off from each other can never together give a household more than its ration. A node that
+    does not find itself in the registry (not enrolled) has the whole ration.
+    """
+    rows = conn.execute(
+        "SELECT dev FROM devices WHERE community=? AND role != 'district' AND revoked_from_seq IS NULL "
+        "ORDER BY number IS NULL, number, dev",
+        (community,),
+    ).fetchall()
+    devs = [str(r[0]) for r in rows]
+    if dev not in devs:
+        return ration, 1
+    k = len(devs)
+    return ration // k + (1 if devs.index(dev) < ration % k else 0), k
+
+
+__all__ += ["StockReceive", "StockRights", "issued_today", "ledger", "ration_share"]
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -342,7 +432,8 @@ def issue(
 
     Raises:
         InsufficientRights: more than this device may issue; RationExceeded: over the household's
-        emergency ration for the last 24 h; InputError: a rationed item without a household.
+        emergency ration for the last 24 h, or over this device's share of it (:func:`ration_share`);
+        InputError: a rationed item without a household.
     """
     qty = inputs.qty(qty)
     item = get_item(ctx, sku)
@@ -365,6 +456,17 @@ def issue(
                 raise RationExceeded(
                     f"household {household} has had {had} of {sku} in the last 24 h; "
                     f"the emergency ration is {item['ration']} per day"
+                )
+            # What this node sees of other kiosks' issues can be out of date (a partition): each device
+            # keeps within its own share of the ration, so together they never give more than the ration.
+            share, devices = ration_share(tx.conn, ctx.community, ctx.dev, item["ration"])
+            mine = issued_today(tx.conn, ctx.community, sku, household, since, dev=ctx.dev)
+            if mine + qty > share:
+                raise RationExceeded(
+                    f"household {household} has had {mine} of {sku} from this device in the last 24 h; this "
+                    f"device may give {share} of the emergency ration of {item['ration']} per day, which is "
+                    f"split among the community's {devices} devices so that kiosks cut off from each other "
+                    "cannot together give more than the ration"
                 )
         data = {"sku": sku, "qty": qty, "household": household, "ticket": ticket_id, "reason": reason}
         tx.emit(ctx.community, "stock.issue", sku, data, actor)

@@ -12,13 +12,23 @@ same transaction as the step: shipping is a ``stock.issue`` in the holder's scop
 arriving a ``stock.receive`` in the receiver's scope. So a district-scope op never touches a
 community's counters, and no community ever holds another's scope.
 
+**Conservation (exactly once per lifecycle).** The stock ops of a step carry the lifecycle key
+``ship <id>`` or ``arrive <id>`` (``stock.py``: of all the ops of a scope with one key, only the
+lowest-stamped counts). So however many devices write ``shipped`` or ``arrived`` of one transfer
+(two partitioned kiosks of the receiver both marking it arrived), the holder's stock goes down once
+and the receiver's up once, by the approved quantity; in transit between the two is exactly
+``approved qty`` while the transfer is shipped and not arrived.
+
 Op types (scope ``district``), with their merge rule and invariant:
 
-- ``transfer.request`` (sku, qty, ends, note as LWW fields) and ``transfer.approve``, ``.decline``,
-  ``.ship``, ``.arrive``: the step is a max-register over :data:`STEPS`; the writer checks
-  :func:`check_step` and the op guard checks the writing community is the side that owns the step.
-  Shipping checks the holder's own stock rights inside the write transaction, so a transfer never
-  ships stock the holder cannot issue.
+- ``transfer.request``: sku, qty, ends and note, **fixed by the first request** (the lowest stamp
+  wins, not the latest): a request re-sent with the same id cannot change what is approved or ships.
+- ``transfer.approve`` carries the sku and quantity the holder approved (the first approval's are
+  kept); shipping and arrival move exactly those. ``.decline``, ``.ship``, ``.arrive``: the step is a
+  max-register over :data:`STEPS`; the writer checks :func:`check_step` inside the write transaction
+  and the op guard checks the writing community is the side that owns the step. Shipping checks the
+  holder's own stock rights inside the write transaction, so a transfer never ships stock the holder
+  cannot issue.
 - ``tech.lend`` (district only): the loan of a shared technician, an LWW register ``(to, until_ms)``
   per technician; a technician is lent to one community at a time because the district checks the
   current loan inside the write transaction.
@@ -26,6 +36,7 @@ Op types (scope ``district``), with their merge rule and invariant:
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any, Literal, get_args
 
@@ -38,12 +49,13 @@ from edge.domain.context import Context
 from edge.domain.fields import Name, OptShort, Qty, Sku
 from edge.errors import InputError, InsufficientRights, InvalidTransition, ScopeForbidden, UnknownEntity
 from edge.store.optypes import GuardFn, Payload, register
-from edge.store.views import counter_value, lww_set, rights
+from edge.store.views import counter_value, dumps, lww_set, rights, stamp_of
 
 __all__ = [
     "STEPS",
     "Step",
     "TechLend",
+    "TransferApprove",
     "TransferRequest",
     "TransferStep",
     "check_step",
@@ -141,6 +153,14 @@ class TransferStep(Payload):
     note: OptShort = ""
 
 
+class TransferApprove(Payload):
+    """An approval, with the sku and quantity approved (absent in approvals written before they were carried)."""
+
+    note: OptShort = ""
+    sku: Sku | None = None
+    qty: Qty | None = None
+
+
 class TechLend(Payload):
     to: Name
     until_ms: int = Field(ge=0)
@@ -196,7 +216,32 @@ def _step(conn: sqlite3.Connection, op: Op, step: str) -> None:
 )
 def _request(conn: sqlite3.Connection, op: Op, p: TransferRequest) -> None:
     _step(conn, op, "requested")
-    lww_set(conn, "transfers", {"id": op.obj}, {"sku": p.sku, "qty": p.qty, "note": p.note}, op)
+    _first_set(conn, op, {"sku": p.sku, "qty": p.qty, "note": p.note})
+
+
+def _first_set(conn: sqlite3.Connection, op: Op, fields: dict[str, Any]) -> None:
+    """Set each field of the transfer where ``op``'s stamp is *lower* than the field's: the first write wins."""
+    (raw,) = conn.execute("SELECT stamps FROM transfers WHERE id=?", (op.obj,)).fetchone()
+    stamps: dict[str, list[Any]] = json.loads(raw)
+    stamp = stamp_of(op)
+    won = {f: v for f, v in fields.items() if f not in stamps or stamp < stamps[f]}
+    if won:
+        stamps.update(dict.fromkeys(won, stamp))
+        sets = ", ".join(f"{f} = ?" for f in won)
+        conn.execute(f"UPDATE transfers SET {sets}, stamps = ? WHERE id = ?", (*won.values(), dumps(stamps), op.obj))
+
+
+@register(
+    "transfer.approve",
+    TransferApprove,
+    community_district=True,
+    community_scope=False,
+    guard=_guard_for("approved"),
+)
+def _approve(conn: sqlite3.Connection, op: Op, p: TransferApprove) -> None:
+    _step(conn, op, "approved")
+    if p.sku is not None and p.qty is not None:
+        _first_set(conn, op, {"approved_sku": p.sku, "approved_qty": p.qty})
 
 
 STEP_OF_TYPE = {
@@ -206,6 +251,8 @@ STEP_OF_TYPE = {
     "transfer.arrive": "arrived",
 }
 for _type, _s in STEP_OF_TYPE.items():
+    if _type == "transfer.approve":
+        continue
 
     def _make(step: str, name: str) -> None:
         @register(name, TransferStep, community_district=True, community_scope=False, guard=_guard_for(step))
@@ -221,11 +268,16 @@ def _lend(conn: sqlite3.Connection, op: Op, p: TechLend) -> None:
 
 
 # --- queries ----------------------------------------------------------------------------------
-_COLS = ("id", "src", "dst", "sku", "qty", "note", "step")
+_COLS = ("id", "src", "dst", "sku", "qty", "note", "step", "approved_sku", "approved_qty")
 
 
 def _row(conn: sqlite3.Connection, r: tuple[Any, ...]) -> dict[str, Any]:
+    """A transfer; ``sku`` and ``qty`` are what was approved (what ships), else what was requested."""
     d = dict(zip(_COLS, r, strict=True))
+    asku, aqty = d.pop("approved_sku"), d.pop("approved_qty")
+    d["requested"] = {"sku": d["sku"], "qty": d["qty"]}
+    if asku is not None and aqty is not None:
+        d["sku"], d["qty"] = asku, aqty
     d["steps"] = {
         s: w
         for s, w in conn.execute("SELECT step, wall FROM transfer_steps WHERE transfer=? ORDER BY wall", (d["id"],))
@@ -313,20 +365,26 @@ def write_step(ctx: Context, ref: str, target: str, *, note: str = "", actor: st
         InsufficientRights: not enough stock (or rights) to approve or ship.
     """
     type_name = TYPE_OF_STEP[target]
-    t = get_transfer(ctx, ref)
-    side = t["dst"] if _writer(target) == "dst" else t["src"]
-    if not ctx.is_district and side != ctx.community:
-        raise ScopeForbidden(f"transfer step {target} belongs to community {side!r}, not {ctx.community!r}")
-    try:
-        check_step(t["step"], target)
-    except InvalidTransition as exc:
-        raise InvalidTransition(f"transfer {t['id']}: {exc}") from None
-    moved = {"sku": t["sku"], "qty": t["qty"], "reason": f"transfer {t['id']}"}
     with ctx.store.tx() as tx:
+        # The step and the stock are read through the transaction that writes the step: two writers on
+        # one device (the kiosk UI and the daemon) cannot both pass the rule.
+        t = find_transfer(tx.conn, ref)
+        if t is None:
+            raise UnknownEntity(f"no transfer {ref!r}")
+        side = t["dst"] if _writer(target) == "dst" else t["src"]
+        if not ctx.is_district and side != ctx.community:
+            raise ScopeForbidden(f"transfer step {target} belongs to community {side!r}, not {ctx.community!r}")
+        try:
+            check_step(t["step"], target)
+        except InvalidTransition as exc:
+            raise InvalidTransition(f"transfer {t['id']}: {exc}") from None
+        moved = {"sku": t["sku"], "qty": t["qty"], "reason": f"transfer {t['id']}"}
+        data: dict[str, Any] = {"note": note}
         if target == "approved":
             avail = counter_value(tx.conn, "stock", t["src"], t["sku"])
             if avail < t["qty"]:
                 raise InsufficientRights(f"cannot approve {t['qty']} of {t['sku']}: community {t['src']} has {avail}")
+            data.update(sku=t["sku"], qty=t["qty"])
         if target == "shipped":
             held = rights(tx.conn, "stock", t["src"], t["sku"], ctx.dev)
             if held < t["qty"]:
@@ -335,10 +393,16 @@ def write_step(ctx: Context, ref: str, target: str, *, note: str = "", actor: st
                     f"cannot ship {t['qty']} of {t['sku']}: stock {total}, of which this device may issue "
                     f"{held}; the request can no longer be met"
                 )
-            tx.emit(t["src"], "stock.issue", t["sku"], moved, actor)
+            tx.emit(t["src"], "stock.issue", t["sku"], {**moved, "once": f"ship {t['id']}"}, actor)
         if target == "arrived":
-            tx.emit(t["dst"], "stock.receive", t["sku"], moved, actor)
-        tx.emit("district", type_name, t["id"], {"note": note}, actor)
+            # The rights go to the requesting device, whichever kiosk marks the arrival: every writer
+            # of this step names the same holder, so a merge never takes spent rights away.
+            req = tx.conn.execute(
+                "SELECT dev FROM transfer_steps WHERE transfer=? AND step='requested'", (t["id"],)
+            ).fetchone()
+            got = {**moved, "once": f"arrive {t['id']}", "rights_to": req[0] if req else ctx.dev}
+            tx.emit(t["dst"], "stock.receive", t["sku"], got, actor)
+        tx.emit("district", type_name, t["id"], data, actor)
     return get_transfer(ctx, t["id"])
 
 

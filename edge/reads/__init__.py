@@ -27,24 +27,34 @@ from edge.reads.log import (
     top_seq,
 )
 from edge.reads.open311 import CLOSED_STAGES, PublicTicket, public_ticket, public_tickets
-from edge.reads.report import DoubleShipment, OpenTickets, communities, double_shipments, open_tickets, stock_counts
+from edge.reads.report import (
+    ConservationFault,
+    OpenTickets,
+    RepeatedStep,
+    communities,
+    conservation_faults,
+    open_tickets,
+    repeated_steps,
+    stock_counts,
+)
 
 __all__ = [
     "AVAILABILITY_SQL",
     "CLOSED_STAGES",
+    "ConservationFault",
     "DeviceRow",
-    "DoubleShipment",
     "LatestOp",
     "LedgerKey",
     "LoggedOp",
     "OpenTickets",
     "PublicTicket",
+    "RepeatedStep",
     "ScopeStock",
     "communities",
+    "conservation_faults",
     "device",
     "device_heads",
     "devices",
-    "double_shipments",
     "exported_ops",
     "flagged",
     "hashes_after",
@@ -57,6 +67,7 @@ __all__ = [
     "ops_page",
     "public_ticket",
     "public_tickets",
+    "repeated_steps",
     "stock_counts",
     "stock_everywhere",
     "top_seq",

@@ -1,4 +1,4 @@
-"""Reads for a district's report: which communities there are, open tickets, stock, double shipments.
+"""Reads for a district's report: which communities there are, open tickets, stock, repeated transfer steps.
 
 Counts, skus and ids only: nothing here names a household.
 """
@@ -8,7 +8,16 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-__all__ = ["DoubleShipment", "OpenTickets", "communities", "double_shipments", "open_tickets", "stock_counts"]
+__all__ = [
+    "ConservationFault",
+    "OpenTickets",
+    "RepeatedStep",
+    "communities",
+    "conservation_faults",
+    "open_tickets",
+    "repeated_steps",
+    "stock_counts",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +32,26 @@ class OpenTickets:
 
 
 @dataclass(frozen=True, slots=True)
-class DoubleShipment:
-    """A transfer the stock of ``scope`` left for more than once, and how much was issued for it in all."""
+class RepeatedStep:
+    """A transfer step with stock (``shipped`` out of ``scope``, ``arrived`` into it) that ``writes``
+    devices wrote, and the quantity it moved: once, whatever the number of writes."""
 
     scope: str
     transfer: str
-    shipments: int
-    qty_issued: int
+    step: str
+    writes: int
+    qty_moved: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConservationFault:
+    """A transfer step whose stock movement is not its approved quantity, moved once (none expected)."""
+
+    scope: str
+    transfer: str
+    step: str
+    qty_moved: int
+    qty: int
 
 
 def communities(conn: sqlite3.Connection) -> list[str]:
@@ -61,10 +83,42 @@ def stock_counts(conn: sqlite3.Connection, scope: str) -> dict[str, int]:
     return {str(k): int(v) for k, v in rows}
 
 
-def double_shipments(conn: sqlite3.Connection) -> list[DoubleShipment]:
-    """Transfers a scope's stock was issued for more than once (``stock.issue`` with reason ``transfer ID``)."""
+_STEP = {"issue": "shipped", "receive": "arrived"}
+
+
+def repeated_steps(conn: sqlite3.Connection) -> list[RepeatedStep]:
+    """Transfers shipped or marked arrived by more than one device (stock ops with reason ``transfer ID``).
+
+    Each write after the first is in the ledger with delta 0 (its lifecycle key has counted already),
+    so ``qty_moved`` is the transfer's quantity once: the report shows the repeats, not lost stock.
+    """
     rows = conn.execute(
-        "SELECT scope, reason, COUNT(*), -SUM(delta) FROM ledger WHERE kind='stock' AND action='issue' "
-        "AND reason LIKE 'transfer %' GROUP BY scope, reason HAVING COUNT(*) > 1 ORDER BY scope, reason"
+        "SELECT scope, reason, action, COUNT(*), ABS(SUM(delta)) FROM ledger WHERE kind='stock' "
+        "AND action IN ('issue', 'receive') AND reason LIKE 'transfer %' GROUP BY scope, reason, action "
+        "HAVING COUNT(*) > 1 ORDER BY scope, reason, action"
     )
-    return [DoubleShipment(str(s), str(r).removeprefix("transfer "), int(n), int(q)) for s, r, n, q in rows]
+    return [
+        RepeatedStep(str(s), str(r).removeprefix("transfer "), _STEP[str(a)], int(n), int(q)) for s, r, a, n, q in rows
+    ]
+
+
+def conservation_faults(conn: sqlite3.Connection) -> list[ConservationFault]:
+    """Transfer steps whose stock did not move by exactly the transfer's (approved) quantity.
+
+    Exactly-once lifecycle keys keep this empty; the report checks it on the district's full view.
+    """
+    qty = {
+        str(t): int(q)
+        for t, q in conn.execute("SELECT id, COALESCE(approved_qty, qty) FROM transfers WHERE qty IS NOT NULL")
+    }
+    rows = conn.execute(
+        "SELECT scope, reason, action, ABS(SUM(delta)) FROM ledger WHERE kind='stock' "
+        "AND action IN ('issue', 'receive') AND reason LIKE 'transfer %' GROUP BY scope, reason, action "
+        "ORDER BY scope, reason, action"
+    )
+    out = []
+    for s, r, a, moved in rows:
+        tid = str(r).removeprefix("transfer ")
+        if tid in qty and int(moved) != qty[tid]:
+            out.append(ConservationFault(str(s), tid, _STEP[str(a)], int(moved), qty[tid]))
+    return out

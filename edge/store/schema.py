@@ -143,11 +143,49 @@ _AUDIT = [
     "CREATE TABLE audit_witnesses (name TEXT PRIMARY KEY, vkey TEXT NOT NULL, added_ms INTEGER NOT NULL)",
 ]
 
+# Exactly-once lifecycle effects and per-epoch, fully ordered ticket facts (docs/design.md §5):
+# - ``counter_once``: for each lifecycle key of a counter (``ship <transfer>``, ``arrive <transfer>``,
+#   ``lend <loan>``, ``return <loan>``), the one counter op of the scope that takes effect (the lowest
+#   stamp); every other op with that key is in the ledger with delta 0;
+# - the quantity a transfer's approval carries, so what ships is what was approved;
+# - booking cancels keyed by their scope too, so a cancel in one scope never frees another's slot;
+# - hold and other ticket notes with their full stamp, the epoch of a close reason;
+# - the short device number the district assigns at enrolment (ticket codes).
+_ONCE = [
+    """CREATE TABLE counter_once (
+        kind TEXT NOT NULL, scope TEXT NOT NULL, once TEXT NOT NULL, op TEXT NOT NULL,
+        wall INTEGER NOT NULL, counter INTEGER NOT NULL, dev TEXT NOT NULL, holder TEXT NOT NULL,
+        key TEXT NOT NULL, inc INTEGER NOT NULL, dec INTEGER NOT NULL,
+        PRIMARY KEY (kind, scope, once))""",
+    "ALTER TABLE transfers ADD COLUMN approved_sku TEXT",
+    "ALTER TABLE transfers ADD COLUMN approved_qty INTEGER",
+    "CREATE TABLE booking_cancels_0004 (id TEXT NOT NULL, scope TEXT NOT NULL, PRIMARY KEY (id, scope))",
+    "INSERT INTO booking_cancels_0004 (id, scope) SELECT id, scope FROM booking_cancels",
+    "DROP TABLE booking_cancels",
+    "ALTER TABLE booking_cancels_0004 RENAME TO booking_cancels",
+    "ALTER TABLE ticket_notes ADD COLUMN counter INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE ticket_notes ADD COLUMN dev TEXT NOT NULL DEFAULT ''",
+    "CREATE INDEX ops_hash_hex_0004 ON ops (lower(hex(hash)))",
+    """UPDATE ticket_notes SET
+        counter = COALESCE((SELECT o.counter FROM ops o WHERE lower(hex(o.hash)) = ticket_notes.op), 0),
+        dev = COALESCE((SELECT o.dev FROM ops o WHERE lower(hex(o.hash)) = ticket_notes.op), '')""",
+    "DROP INDEX ops_hash_hex_0004",
+    "ALTER TABLE tickets ADD COLUMN close_epoch INTEGER",
+    "UPDATE tickets SET close_epoch = epoch WHERE close_reason IS NOT NULL",
+    # A completed repair now beats a concurrent cancel (cancelled sorts below resolved).
+    """UPDATE tickets SET stage = 'closed' WHERE stage = 'cancelled' AND EXISTS (SELECT 1 FROM ticket_stages s
+        WHERE s.ticket = tickets.id AND s.epoch = tickets.epoch AND s.stage = 'closed')""",
+    """UPDATE tickets SET stage = 'resolved' WHERE stage = 'cancelled' AND EXISTS (SELECT 1 FROM ticket_stages s
+        WHERE s.ticket = tickets.id AND s.epoch = tickets.epoch AND s.stage = 'resolved')""",
+    "ALTER TABLE devices ADD COLUMN number INTEGER",
+]
+
 # Released migrations are never renamed, reordered or removed: databases record them by name.
 MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0001_initial", _V1),
     ("0002_sharing", _SHARING),
     ("0003_audit", _AUDIT),
+    ("0004_exactly_once", _ONCE),
 ]
 
 # Views, with the columns that order their canonical dump (see ``digest``).
@@ -162,6 +200,7 @@ VIEW_TABLES: dict[str, tuple[str, ...]] = {
     "items": ("scope", "sku"),
     "counters": ("kind", "scope", "key"),
     "counter_rights": ("kind", "scope", "key", "dev"),
+    "counter_once": ("kind", "scope", "once"),
     "ledger": ("op",),
     "households": ("scope", "id"),
     "techs": ("id",),
@@ -172,5 +211,5 @@ VIEW_TABLES: dict[str, tuple[str, ...]] = {
     "tech_loans": ("tech",),
     "loans": ("id",),
     "bookings": ("id",),
-    "booking_cancels": ("id",),
+    "booking_cancels": ("id", "scope"),
 }

@@ -193,8 +193,10 @@ def make_op(world: World, type_name: str, pick: int, obj_pick: int, n: int, tick
             tick,
         ),
         "item.update": lambda: w.emit(scope, type_name, sku, {"reorder": n % 7}, tick),
-        "stock.receive": lambda: w.emit(scope, type_name, sku, {"sku": sku, "qty": 1 + n % 9}, tick),
-        "stock.issue": lambda: w.emit(scope, type_name, sku, {"sku": sku, "qty": 1 + n % 4, "household": hh}, tick),
+        "stock.receive": lambda: w.emit(scope, type_name, sku, {"sku": sku, "qty": 1 + n % 9, **_once(n)}, tick),
+        "stock.issue": lambda: w.emit(
+            scope, type_name, sku, {"sku": sku, "qty": 1 + n % 4, "household": hh, **_once(n)}, tick
+        ),
         "stock.rights": lambda: w.emit(scope, type_name, sku, {"sku": sku, "qty": 1 + n % 2, "to": peer}, tick),
         "points.award": lambda: w.emit(
             scope, type_name, hh, {"household": hh, "n": 1 + n % 20, "reason": "help"}, tick
@@ -314,6 +316,11 @@ def _book(world: World, w: Writer, scope: str, hh: str, n: int, tick: int) -> Op
     return w.emit(scope, "booking.make", bid, data, tick)
 
 
+def _once(n: int) -> dict[str, Any]:
+    """Now and then a lifecycle key (two of them, so concurrent writers of one step meet)."""
+    return {"once": f"arrive b>a:t{n % 2}"} if n % 3 == 0 else {}
+
+
 def _transfer(world: World, step: str, pick: int, obj_pick: int, n: int, tick: int) -> Op:
     """Transfers from ``b`` to ``a``: ``a`` requests and takes delivery, ``b`` answers, or the district."""
     tid = f"b>a:t{obj_pick % 2}"
@@ -321,6 +328,8 @@ def _transfer(world: World, step: str, pick: int, obj_pick: int, n: int, tick: i
     data: dict[str, Any] = {"note": f"{step} {n}"}
     if step == "request":
         data = {"sku": SKUS[obj_pick % 2], "qty": 1 + n % 5, "src": "b", "dst": "a", "note": ""}
+    if step == "approve" and n % 2:
+        data.update(sku=SKUS[n % 2], qty=1 + n % 3)
     return writer.emit("district", f"transfer.{step}", tid, data, tick)
 
 

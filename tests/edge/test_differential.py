@@ -285,14 +285,22 @@ def test_the_first_stamp_of_each_stage_is_kept_for_sla_whatever_arrives_first(tm
     assert rows == [(early.hlc[0], early.dev)]
 
 
-def test_a_late_cancel_and_a_concurrent_resolve_merge_to_the_higher_stage(tmp_path: Path) -> None:
+def test_a_stale_cancel_never_erases_a_concurrent_completed_repair(tmp_path: Path) -> None:
+    """Regression: ``cancelled`` topped the stage lattice, so a cancel written on one kiosk while another
+    resolved the ticket erased the completed repair on every replica. Now the repair stands."""
     world = World()
     create = make_op(world, "ticket.create", 0, 0, 1, tick=1)
     cancel = world.add(world.a1.emit("a", "ticket.stage", create.obj, {"epoch": 0, "stage": "cancelled"}, tick=1))
     resolve = world.add(world.a2.emit("a", "ticket.stage", create.obj, {"epoch": 0, "stage": "resolved"}, tick=9))
     sql = "SELECT epoch, stage FROM tickets WHERE id=?"
     orders = [[create, cancel, resolve], [resolve, create, cancel]]
-    assert _in_orders(world, tmp_path, orders, sql, (create.obj,)) == [(0, "cancelled")]
+    assert _in_orders(world, tmp_path, orders, sql, (create.obj,)) == [(0, "resolved")]
+    cancel_times = "SELECT stage FROM ticket_stages WHERE ticket=? ORDER BY stage"
+    assert _in_orders(world, tmp_path, orders, cancel_times, (create.obj,)) == [
+        ("cancelled",),
+        ("reported",),
+        ("resolved",),
+    ]
 
 
 def test_a_superseded_assign_arriving_late_stays_dead_and_the_superseder_wins(tmp_path: Path) -> None:

@@ -181,7 +181,8 @@ def test_the_ration_can_be_changed_per_item_and_the_new_cap_applies_at_once(supp
 def test_a_district_emergency_rations_supplies_at_the_kiosk(world) -> None:
     district, a1, a2, wall = world
     a1.add_household("2-201")
-    a1.add_item("WATER-5L", "桶装水", "Water 5 L", kind="supply", emergency=True, ration=1)
+    # Two kiosks in community a: each may give its half of the ration of 2 on its own.
+    a1.add_item("WATER-5L", "桶装水", "Water 5 L", kind="supply", emergency=True, ration=2)
     a1.receive("WATER-5L", 10)
     district.set_mode("emergency", reason="typhoon", actor="district:ops")
     _step(wall, district, [a1, a2])
@@ -413,3 +414,29 @@ def test_kpi_json_of_the_real_cli_matches_hand_computed_figures(tmp_path: Path) 
     assert (p3["count"], p3["sla_total"], p3["sla_pending"]) == (1, 0, 1)
     assert k["first_time_fix"] == {"fixed_first_time": 2, "resolved": 3, "pct_x100": 6667}
     assert k["satisfaction"]["mean_x100"] == 350 and k["satisfaction"]["by_score"]["5"] == 1
+
+
+def test_kiosks_cut_off_from_each_other_never_together_give_more_than_the_ration(world) -> None:
+    """Regression: each kiosk checked the ration against what it had seen, so two partitioned kiosks
+    each gave a household its whole ration (twice the ration in all). Each now keeps to its share."""
+    district, a1, a2, wall = world
+    a1.add_household("2-201")
+    a1.add_item("WATER-5L", "桶装水", "Water 5 L", kind="supply", emergency=True, ration=5)
+    a1.receive("WATER-5L", 10)
+    a1.move_stock_rights("WATER-5L", 5, a2.dev)
+    a1.set_mode("emergency", reason="typhoon", actor="mgr")
+    _step(wall, district, [a1, a2])
+    given = 0
+    for kiosk in (a1, a2):  # no sync between them: a partition
+        shares = []
+        for _ in range(5):
+            try:
+                kiosk.issue("WATER-5L", 1, household="2-201")
+                given += 1
+            except RationExceeded as exc:
+                shares.append(str(exc))
+        assert shares and "split among the community's 2 devices" in shares[0]
+    _step(wall, district, [a1, a2])
+    assert given == 5
+    issued = a1.conn.execute("SELECT -SUM(delta) FROM ledger WHERE household='2-201'").fetchone()[0]
+    assert issued == 5

@@ -115,8 +115,14 @@ def test_stage_index_names_an_unknown_stage() -> None:
 
 
 def test_a_reopened_status_orders_above_everything_in_the_epoch_before() -> None:
-    assert status_key((1, "reported")) > status_key((0, "cancelled")) > status_key((0, "closed"))
+    assert status_key((1, "reported")) > status_key((0, "closed")) > status_key((0, "resolved"))
+    assert status_key((1, "reported")) > status_key((0, "cancelled"))
     assert status_key((0, "en_route")) == (0, 3)
+
+
+def test_in_the_merge_a_completed_repair_orders_above_a_cancel() -> None:
+    """A cancel concurrent with a resolve or close must not erase the repair: cancelled merges below."""
+    assert status_key((0, "on_site")) < status_key((0, "cancelled")) < status_key((0, "resolved"))
 
 
 # --- transfers ---------------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ def old_database(current: Node, target: Path, version: int) -> None:
     """What the program at schema ``version`` would have on disk for the same ops as ``current``.
 
     The op log, the stream heads, the node's meta and every view that existed at ``version`` are
-    copied; the apply rules of those views have not changed since, so their rows are what the old
-    program wrote.
+    copied (the columns the table had at ``version``); the migrations after it fill the newer
+    columns from the op log, so the migrated views must equal the current ones.
     """
     target.mkdir()
     shutil.copy(current.data_dir / KEY_FILE, target / KEY_FILE)
@@ -34,7 +34,8 @@ def old_database(current: Node, target: Path, version: int) -> None:
     conn.execute("ATTACH DATABASE ? AS src", (str(current.data_dir / DB_FILE),))
     conn.execute("BEGIN IMMEDIATE")
     for table in sorted(tables(conn) - {"migrations"}):
-        conn.execute(f"INSERT OR REPLACE INTO main.{table} SELECT * FROM src.{table}")
+        cols = ", ".join(r[1] for r in conn.execute(f"PRAGMA main.table_info({table})"))
+        conn.execute(f"INSERT OR REPLACE INTO main.{table} ({cols}) SELECT {cols} FROM src.{table}")
     conn.execute("COMMIT")
     conn.execute("DETACH DATABASE src")
     conn.close()

@@ -37,7 +37,7 @@ def test_a_ticket_gets_a_short_code_that_finds_it_in_any_case(node: Node) -> Non
     codes = [node.report("3-102", "water", f"leak {i}")["code"] for i in range(3)]
     assert len(set(codes)) == 3
     for code in codes:
-        assert re.fullmatch(r"EAS[A-Z2-7]{2}-\d{4}", code)
+        assert re.fullmatch(r"EASL[A-Z]{2}-\d{4}", code)  # not enrolled: letters of its own id
         assert node.ticket(code.lower())["code"] == code
     assert [int(c[-4:]) for c in codes] == [1, 2, 3]
 
@@ -96,7 +96,12 @@ def test_a_ticket_moves_through_the_lattice_and_refuses_steps_back(node: Node) -
     assert list(stages)[:2] == ["0:assigned", "0:closed"] and "1:reported" in stages
 
 
-def test_hold_comment_and_rating_are_recorded(node: Node) -> None:
+def test_hold_comment_and_rating_are_recorded(tmp_path: Path) -> None:
+    """Regression (flaky, about 1 run in 15): hold events were read in ``(wall ms, op hash)`` order, so a
+    hold and its release in one millisecond came out in either order. The wall clock is frozen here so
+    every op shares one millisecond: only the full stamp orders them, every run."""
+    node = Node.init(tmp_path / "frozen", "east-1", wall=lambda: 1_800_000_000_000)
+    node.add_household("3-102")
     code = node.report("3-102", "water", "drip")["code"]
     assert node.hold(code, "no_access")["hold_reason"] == "no_access"
     assert node.hold(code, None)["hold_reason"] is None
@@ -111,6 +116,7 @@ def test_hold_comment_and_rating_are_recorded(node: Node) -> None:
         ("comment", "washer replaced"),
     ]
     assert shown["notes"][-1]["actor"] == "staff-7"
+    node.close()
 
 
 def test_points_never_go_negative_and_a_pin_is_checked(node: Node) -> None:

@@ -138,7 +138,8 @@ def test_stock_everywhere_gives_every_scope_its_counter_and_reorder_level(world)
     conn = world["d"].conn
     rows = {r.scope: r for r in reads.stock_everywhere(conn, "SOAP")}
     assert set(rows) == {"a", "b", "district"}
-    assert (rows["a"].qty, rows["a"].reorder, rows["a"].known) == (13, 5, True)  # 20 received, 7 shipped
+    # 20 received; 3 shipped by two kiosks (counted once) and 1 shipped once
+    assert (rows["a"].qty, rows["a"].reorder, rows["a"].known) == (16, 5, True)
     assert (rows["b"].qty, rows["b"].reorder) == (3, 5)  # arrived once
     assert not any(r.known for r in reads.stock_everywhere(conn, "NOTHING"))
 
@@ -150,8 +151,9 @@ def test_report_reads_communities_open_tickets_stock_and_double_shipments(world)
         reads.OpenTickets("a", "P2", 1, 0, 0),
         reads.OpenTickets("b", "P4", 1, 1, 0),
     ]
-    assert reads.stock_counts(conn, "a") == {"SOAP": 13} and reads.stock_counts(conn, "b") == {"SOAP": 3}
-    assert reads.double_shipments(conn) == [reads.DoubleShipment("a", world["transfer"], 2, 6)]
+    assert reads.stock_counts(conn, "a") == {"SOAP": 16} and reads.stock_counts(conn, "b") == {"SOAP": 3}
+    assert reads.repeated_steps(conn) == [reads.RepeatedStep("a", world["transfer"], "shipped", 2, 3)]
+    assert reads.conservation_faults(conn) == []
 
 
 def test_public_tickets_filter_and_carry_nothing_personal(world):

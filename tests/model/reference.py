@@ -33,6 +33,8 @@ Row = dict[str, Any]
 Key = tuple[Any, ...]
 
 STAGES = ("reported", "triaged", "assigned", "en_route", "on_site", "resolved", "closed", "cancelled")
+LATTICE = ("reported", "triaged", "assigned", "en_route", "on_site", "cancelled", "resolved", "closed")
+"""The merge order of stages in an epoch: a completed repair beats a concurrent cancel."""
 STEPS = ("requested", "approved", "declined", "shipped", "arrived")
 
 
@@ -75,6 +77,7 @@ COLUMNS: dict[str, dict[str, Any]] = {
         "name": "",
         "revoked_from_seq": None,
         "stamps": None,
+        "number": None,
     },
     "modes": {"scope": None, "mode": None, "reason": None, "actor": None, "since": None, "stamps": None},
     "tickets": {
@@ -98,6 +101,7 @@ COLUMNS: dict[str, dict[str, Any]] = {
         "close_reason": None,
         "rating": None,
         "stamps": None,
+        "close_epoch": None,
     },
     "ticket_stages": dict.fromkeys(("ticket", "scope", "epoch", "stage", "wall", "counter", "dev", "actor")),
     "ticket_assigns": dict.fromkeys(("op", "ticket", "scope", "tech", "wall", "counter", "dev", "actor")),
@@ -112,6 +116,8 @@ COLUMNS: dict[str, dict[str, Any]] = {
         "qty": None,
         "actor": None,
         "wall": None,
+        "counter": 0,
+        "dev": "",
     },
     "items": {
         "scope": None,
@@ -135,6 +141,9 @@ COLUMNS: dict[str, dict[str, Any]] = {
         "moved_in": 0,
         "moved_out": 0,
     },
+    "counter_once": dict.fromkeys(
+        ("kind", "scope", "once", "op", "wall", "counter", "dev", "holder", "key", "inc", "dec")
+    ),
     "ledger": {
         "op": None,
         "kind": None,
@@ -197,6 +206,8 @@ COLUMNS: dict[str, dict[str, Any]] = {
         "note": "",
         "step": None,
         "stamps": None,
+        "approved_sku": None,
+        "approved_qty": None,
     },
     "transfer_steps": dict.fromkeys(("transfer", "scope", "step", "wall", "counter", "dev", "actor")),
     "tech_loans": {"tech": None, "scope": None, "dst": None, "until_ms": None, "stamps": None},
@@ -226,6 +237,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "items": ("scope", "sku"),
     "counters": ("kind", "scope", "key"),
     "counter_rights": ("kind", "scope", "key", "dev"),
+    "counter_once": ("kind", "scope", "once"),
     "ledger": ("op",),
     "households": ("scope", "id"),
     "techs": ("id",),
@@ -236,7 +248,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "tech_loans": ("tech",),
     "loans": ("id",),
     "bookings": ("id",),
-    "booking_cancels": ("id",),
+    "booking_cancels": ("id", "scope"),
 }
 
 
@@ -252,6 +264,8 @@ class Model:
         self.seen: set[str] = set()
         self.rows: dict[str, dict[Key, Row]] = {t: {} for t in COLUMNS}
         self.stamps: dict[tuple[str, Key], dict[str, Stamp]] = {}
+        self.firsts: dict[tuple[str, Key], dict[str, Stamp]] = {}
+        self.onces: dict[tuple[str, str, str], tuple[str, MOp, str, int, int]] = {}
 
     # --- the building blocks -----------------------------------------------------------------
     def row(self, table: str, key: Row, scope: str | None = None) -> Row:
@@ -275,15 +289,35 @@ class Model:
                 stamps[f] = op.stamp
                 row[f] = v
 
+    def first_wins(self, table: str, key: Row, fields: Row, op: MOp) -> None:
+        """First writer wins per field: the value of the write with the lowest stamp."""
+        row = self.row(table, key)
+        stamps = self.firsts.setdefault((table, tuple(key[c] for c in KEYS[table])), {})
+        for f, v in fields.items():
+            if f not in stamps or op.stamp < stamps[f]:
+                stamps[f] = op.stamp
+                row[f] = v
+
     def first(self, table: str, key: Row, op: MOp, scope: str) -> None:
         """Keep the lowest ``(wall, counter, dev)`` seen for ``key`` (and that op's actor)."""
         row = self.row(table, key, scope)
         if row["wall"] is None or op.first < (row["wall"], row["counter"], row["dev"]):
             row.update(wall=op.wall, counter=op.counter, dev=op.dev, actor=op.actor)
 
-    def counter(self, kind: str, op: MOp, key: str, *, inc: int = 0, dec: int = 0, to: str = "", move: int = 0) -> None:
-        """Per-device sums: ``inc``, ``dec``, ``moved_out`` of the writer, ``moved_in`` of ``to``."""
-        mine = self.row("counter_rights", {"kind": kind, "scope": op.scope, "key": key, "dev": op.dev})
+    def counter(
+        self,
+        kind: str,
+        op: MOp,
+        key: str,
+        *,
+        inc: int = 0,
+        dec: int = 0,
+        to: str = "",
+        move: int = 0,
+        holder: str | None = None,
+    ) -> None:
+        """Per-device sums: ``inc``, ``dec``, ``moved_out`` of the writer (or ``holder``), ``moved_in`` of ``to``."""
+        mine = self.row("counter_rights", {"kind": kind, "scope": op.scope, "key": key, "dev": holder or op.dev})
         mine["inc"] += inc
         mine["dec"] += dec
         mine["moved_out"] += move
@@ -291,6 +325,19 @@ class Model:
             self.row("counter_rights", {"kind": kind, "scope": op.scope, "key": key, "dev": to})["moved_in"] += move
         if inc or dec:
             self.row("counters", {"kind": kind, "scope": op.scope, "key": key, "value": 0})
+
+    def once(self, kind: str, op: MOp, key: str, once: str, holder: str, *, inc: int = 0, dec: int = 0) -> None:
+        """A counter op with a lifecycle key: of the ops of a scope with one key, the lowest stamp counts,
+        for the rights of ``holder``.
+
+        Every such op has its (zero) rows; the winner's effect and its ledger delta are added in
+        ``tables``, so the model stays a function of the set of ops.
+        """
+        self.row("counter_rights", {"kind": kind, "scope": op.scope, "key": key, "dev": holder})
+        self.row("counters", {"kind": kind, "scope": op.scope, "key": key, "value": 0})
+        best = self.onces.get((kind, op.scope, once))
+        if best is None or op.stamp < best[1].stamp:
+            self.onces[(kind, op.scope, once)] = (key, op, holder, inc, dec)
 
     def ledger(self, op: MOp, kind: str, key: str, action: str, delta: int, **extra: Any) -> None:
         row = self.row("ledger", {"op": op.id})
@@ -301,6 +348,7 @@ class Model:
     def note(self, op: MOp, kind: str, text: str, sku: str | None = None, qty: int | None = None) -> None:
         row = self.row("ticket_notes", {"op": op.id})
         row.update(ticket=op.obj, scope=op.scope, kind=kind, text=text, sku=sku, qty=qty, actor=op.actor, wall=op.wall)
+        row.update(counter=op.counter, dev=op.dev)
 
     def stage(self, op: MOp, epoch: int, stage: str) -> None:
         self.first("ticket_stages", {"ticket": op.obj, "epoch": epoch, "stage": stage}, op, op.scope)
@@ -331,15 +379,33 @@ class Model:
     def tables(self) -> dict[str, dict[Key, Row]]:
         """Every view table with its derived columns filled in."""
         out = {t: {k: dict(r) for k, r in rows.items()} for t, rows in self.rows.items()}
-        for (table, key), stamps in self.stamps.items():
-            out[table][key]["stamps"] = {f: list(s) for f, s in stamps.items()}
+        for (table, key), stamps in [*self.stamps.items(), *self.firsts.items()]:
+            held = out[table][key].get("stamps") or {}
+            out[table][key]["stamps"] = {**held, **{f: list(s) for f, s in stamps.items()}}
+        for (kind, scope, once), (key, op, holder, inc, dec) in self.onces.items():
+            out["counter_rights"][(kind, scope, key, holder)]["inc"] += inc
+            out["counter_rights"][(kind, scope, key, holder)]["dec"] += dec
+            out["ledger"][(op.id,)]["delta"] = inc - dec
+            out["counter_once"][(kind, scope, once)] = {
+                "kind": kind,
+                "scope": scope,
+                "once": once,
+                "op": op.id,
+                "wall": op.wall,
+                "counter": op.counter,
+                "dev": op.dev,
+                "holder": holder,
+                "key": key,
+                "inc": inc,
+                "dec": dec,
+            }
         for row in out.values():
             for r in row.values():
                 if r.get("stamps", 0) is None:
                     r["stamps"] = {}
         for ticket, epoch, stage in out["ticket_stages"]:
             t = out["tickets"][(ticket,)]
-            if (epoch, STAGES.index(stage)) > (t["epoch"], STAGES.index(t["stage"])):
+            if (epoch, LATTICE.index(stage)) > (t["epoch"], LATTICE.index(t["stage"])):
                 t["epoch"], t["stage"] = epoch, stage
         dead = {(s["ticket"], s["op"]) for s in out["ticket_supersedes"].values()}
         live: dict[str, list[Row]] = {}
@@ -399,9 +465,15 @@ def ticket_update(m: Model, op: MOp, d: dict[str, Any]) -> None:
 
 @rule("ticket.stage")
 def ticket_stage(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    """A close reason belongs to its epoch: the highest ``(epoch, stamp)`` keeps it, with its epoch."""
     m.stage(op, d["epoch"], d["stage"])
     if d.get("reason") is not None:
-        m.lww("tickets", {"id": op.obj}, {"close_reason": d["reason"]}, op, op.scope)
+        row = m.row("tickets", {"id": op.obj}, op.scope)
+        stamps = m.stamps.setdefault(("tickets", (op.obj,)), {})
+        held = stamps.get("close_reason")
+        if held is None or (d["epoch"], op.stamp) > (row["close_epoch"], held):
+            stamps["close_reason"] = op.stamp
+            row.update(close_reason=d["reason"], close_epoch=d["epoch"])
 
 
 @rule("ticket.assign")
@@ -461,14 +533,22 @@ def item_update(m: Model, op: MOp, d: dict[str, Any]) -> None:
 
 @rule("stock.receive")
 def stock_receive(m: Model, op: MOp, d: dict[str, Any]) -> None:
-    m.counter("stock", op, d["sku"], inc=d["qty"])
+    if d.get("once") is not None:
+        m.once("stock", op, d["sku"], d["once"], d.get("rights_to") or op.dev, inc=d["qty"])
+        m.ledger(op, "stock", d["sku"], "receive", 0, reason=d.get("reason", ""))
+        return
+    m.counter("stock", op, d["sku"], inc=d["qty"], holder=d.get("rights_to"))
     m.ledger(op, "stock", d["sku"], "receive", d["qty"], reason=d.get("reason", ""))
 
 
 @rule("stock.issue")
 def stock_issue(m: Model, op: MOp, d: dict[str, Any]) -> None:
-    m.counter("stock", op, d["sku"], dec=d["qty"])
     extra = {"reason": d.get("reason", ""), "household": d.get("household"), "ticket": d.get("ticket")}
+    if d.get("once") is not None:
+        m.once("stock", op, d["sku"], d["once"], op.dev, dec=d["qty"])
+        m.ledger(op, "stock", d["sku"], "issue", 0, **extra)
+        return
+    m.counter("stock", op, d["sku"], dec=d["qty"])
     m.ledger(op, "stock", d["sku"], "issue", -d["qty"], **extra)
 
 
@@ -573,12 +653,14 @@ def row_first(row: Row) -> tuple[int, int, str]:
 
 @rule("booking.cancel")
 def booking_cancel(m: Model, op: MOp, d: dict[str, Any]) -> None:
-    m.row("booking_cancels", {"id": op.obj}, op.scope)
+    """A cancel frees a booking of its own scope only."""
+    m.row("booking_cancels", {"id": op.obj, "scope": op.scope})
 
 
 @rule("device.enroll")
 def device_enroll(m: Model, op: MOp, d: dict[str, Any]) -> None:
     fields = {k: d[k] for k in ("pubkey", "community", "role", "name")}
+    fields["number"] = d.get("number")
     m.lww("devices", {"dev": op.obj}, fields, op, op.scope)
 
 
@@ -597,11 +679,14 @@ def tech_lend(m: Model, op: MOp, d: dict[str, Any]) -> None:
 
 @rule("transfer.request")
 def transfer_request(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    """The first request fixes sku, quantity and note: a re-sent request changes nothing."""
     m.step(op, "requested")
-    m.lww("transfers", {"id": op.obj}, {"sku": d["sku"], "qty": d["qty"], "note": d.get("note", "")}, op)
+    m.first_wins("transfers", {"id": op.obj}, {"sku": d["sku"], "qty": d["qty"], "note": d.get("note", "")}, op)
 
 
 @rule("transfer.approve", "transfer.decline", "transfer.ship", "transfer.arrive")
 def transfer_step(m: Model, op: MOp, d: dict[str, Any]) -> None:
     step = {"approve": "approved", "decline": "declined", "ship": "shipped", "arrive": "arrived"}
     m.step(op, step[op.type.split(".")[1]])
+    if op.type == "transfer.approve" and d.get("sku") is not None and d.get("qty") is not None:
+        m.first_wins("transfers", {"id": op.obj}, {"approved_sku": d["sku"], "approved_qty": d["qty"]}, op)

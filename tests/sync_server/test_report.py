@@ -125,7 +125,7 @@ def test_the_command_prints_the_report_as_json_and_as_text(
     assert server_main(["report", "--data", data, "--period", "decade"]) == 2
 
 
-def test_a_transfer_shipped_twice_by_two_partitioned_kiosks_is_reported(
+def test_a_transfer_shipped_or_arrived_twice_by_partitioned_kiosks_is_reported_and_counted_once(
     district: SyncServer, make_node: Callable[..., Node]
 ) -> None:
     district.node.add_item("SOAP", "肥皂", "Soap", kind="supply", scope="district")
@@ -145,9 +145,20 @@ def test_a_transfer_shipped_twice_by_two_partitioned_kiosks_is_reported(
     a1.ship_transfer(asked["id"])  # a1 and a2 do not hear of each other's shipment
     a2.ship_transfer(asked["id"])
     sync(a1, a2, b1)
+    b2 = make_node("b2", "b")
+    sync(b2)
     b1.arrive_transfer(asked["id"])
     sync(b1)
     report = district_report(district.node)
-    assert report["communities"]["a"]["double_shipped"] == [{"transfer": asked["id"], "shipments": 2, "qty_issued": 6}]
-    assert report["communities"]["b"]["double_shipped"] == [] and report["totals"]["double_shipped"] == 1
-    assert "SHIPPED 2 TIMES (6 issued)" in render_report(report)
+    # Both shipments are listed; the stock left once (exactly-once lifecycle keys).
+    repeated = [{"transfer": asked["id"], "step": "shipped", "writes": 2, "qty_moved": 3}]
+    assert report["communities"]["a"]["repeated_steps"] == repeated
+    assert report["communities"]["b"]["repeated_steps"] == [] and report["totals"]["repeated_steps"] == 1
+    assert report["totals"]["conservation_faults"] == 0
+    assert "SHIPPED BY 2 DEVICES, COUNTED ONCE (3 moved)" in render_report(report)
+    b2.arrive_transfer(asked["id"])  # b2 has not heard of b1's arrival
+    sync(b2)
+    report = district_report(district.node)
+    repeated = [{"transfer": asked["id"], "step": "arrived", "writes": 2, "qty_moved": 3}]
+    assert report["communities"]["b"]["repeated_steps"] == repeated
+    assert "ARRIVED BY 2 DEVICES, COUNTED ONCE (3 moved)" in render_report(report)

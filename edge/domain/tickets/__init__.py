@@ -33,6 +33,7 @@ from edge.domain.tickets.queries import (
 from edge.domain.tickets.rules import (
     CLOSE_REASONS,
     HOLD_REASONS,
+    LATTICE,
     STAGES,
     CloseReason,
     HoldReason,
@@ -58,6 +59,7 @@ from edge.domain.tickets.rules import (
 __all__ = [
     "CLOSE_REASONS",
     "HOLD_REASONS",
+    "LATTICE",
     "STAGES",
     "Assign",
     "CloseReason",

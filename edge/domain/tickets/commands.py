@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from crdt.ids import new_ulid
-from edge.domain import inputs, people
+from edge.domain import devices, inputs, people
 from edge.domain.context import Context
 from edge.domain.fields import CATEGORIES, URGENCIES
 from edge.domain.tickets.queries import Assign, Ticket, TicketDetail, find, notes, stage_times
@@ -57,12 +57,21 @@ def detail(ctx: Context, ref: str) -> TicketDetail:
 
 
 def next_code(ctx: Context, tx: Tx, scope: str) -> str:
-    """A short code ``<community><device>-<n>``, e.g. ``AQX-0042``, that no ticket held has yet.
+    """A short code ``<community letters><device number>-<n>``, e.g. ``A7-0042``, that no ticket held has yet.
 
-    The prefix is up to three letters of the community and two of the device id; the number counts
-    the tickets held with that prefix (an index range, not a scan of the log), skipping any taken.
+    Codes are unique in the district: the device number is the one the district assigned at enrolment
+    (unique there, ``0`` for the district itself), the prefix is letters then digits so it parses one
+    way only, and only this device writes codes with its prefix. A device whose enrolment it does not
+    hold yet uses ``<letters>L<two letters of its id>``, which ends in a letter and so never equals an
+    enrolled prefix. The number counts the tickets held with that prefix, skipping any taken.
     """
-    prefix = ("".join(c for c in scope.upper() if c.isalnum())[:3] or "X") + ctx.dev[:2].upper() + "-"
+    letters = "".join(c for c in scope.upper() if "A" <= c <= "Z")[:3] or "X"
+    number = 0 if ctx.is_district else devices.device_number(tx.conn, ctx.dev)
+    if number is None:
+        own = "".join(c for c in ctx.dev.upper() if "A" <= c <= "Z")[:2] or "XX"
+        prefix = f"{letters}L{own}-"
+    else:
+        prefix = f"{letters}{number}-"
     n = int(
         tx.conn.execute(
             "SELECT COUNT(*) FROM tickets WHERE code >= ? AND code < ?", (prefix, prefix[:-1] + ".")

@@ -6,6 +6,8 @@ import json
 import sqlite3
 from typing import Any, TypedDict
 
+from edge.errors import AmbiguousTicket
+
 __all__ = [
     "Assign",
     "Note",
@@ -93,7 +95,8 @@ _NAMES = (
     "close_reason",
     "rating",
 )
-_COLS = ", ".join(_NAMES)
+# The close reason belongs to its epoch: a reopened ticket shows none until it is closed again.
+_COLS = ", ".join("CASE WHEN close_epoch IS epoch THEN close_reason END" if n == "close_reason" else n for n in _NAMES)
 
 
 def ticket_row(row: sqlite3.Row | tuple[Any, ...]) -> Ticket:
@@ -128,9 +131,12 @@ def find(conn: sqlite3.Connection, ref: str, scopes: list[str] | None = None) ->
     ref = ref.strip()
     row = conn.execute(f"SELECT {_COLS} FROM tickets WHERE id=? AND code != ''", (ref,)).fetchone()
     if row is None:
-        row = conn.execute(f"SELECT {_COLS} FROM tickets WHERE code=? ORDER BY id LIMIT 1", (ref.upper(),)).fetchone()
-    if row is None:
-        return None
+        rows = conn.execute(f"SELECT {_COLS} FROM tickets WHERE code=? ORDER BY id", (ref.upper(),)).fetchall()
+        found = [t for t in map(ticket_row, rows) if scopes is None or t["scope"] in scopes]
+        if len(found) > 1:
+            # Never show one household's ticket for another's code: refuse, naming no ticket.
+            raise AmbiguousTicket(f"the code {ref.upper()!r} names {len(found)} tickets here; look it up by its id")
+        return found[0] if found else None
     t = ticket_row(row)
     if scopes is not None and t["scope"] not in scopes:
         return None
@@ -159,15 +165,20 @@ def stage_times(conn: sqlite3.Connection, ticket: str) -> dict[tuple[int, str], 
 def notes(conn: sqlite3.Connection, ticket: str) -> list[Note]:
     """The ticket's notes in time order."""
     rows = conn.execute(
-        "SELECT kind, text, sku, qty, actor, wall FROM ticket_notes WHERE ticket=? ORDER BY wall, op",
+        "SELECT kind, text, sku, qty, actor, wall FROM ticket_notes WHERE ticket=? ORDER BY wall, counter, dev, op",
         (ticket,),
     )
     return [Note(kind=k, text=t, sku=s, qty=q, actor=a, wall=w) for k, t, s, q, a, w in rows]
 
 
 def holds(conn: sqlite3.Connection, ticket: str) -> list[tuple[str, int]]:
-    """``(reason or 'released', wall)`` hold events in time order."""
+    """``(reason or 'released', wall)`` hold events in the full LWW order ``(wall, counter, dev, op hash)``.
+
+    So a hold and its release written in one millisecond (the HLC counter orders them) are read in the
+    order they were written, and the last event is the one the ticket's ``hold_reason`` shows.
+    """
     rows = conn.execute(
-        "SELECT text, wall FROM ticket_notes WHERE ticket=? AND kind='hold' ORDER BY wall, op", (ticket,)
+        "SELECT text, wall FROM ticket_notes WHERE ticket=? AND kind='hold' ORDER BY wall, counter, dev, op",
+        (ticket,),
     )
     return [(str(t), int(w)) for t, w in rows]

@@ -7,15 +7,21 @@ Op types (scope: the ticket's community), each with its merge rule and the invar
   ``(hlc, dev)`` per field, whatever order the ops arrived in.
 - ``ticket.update``: LWW per field, as above.
 - ``ticket.stage``: the status ``(epoch, stage)`` is a max-register over the lattice
-  (:data:`STAGES` within an epoch, a reopen starts the next epoch); the first stamp of each
+  :data:`LATTICE` within an epoch (a reopen starts the next epoch); the first stamp of each
   ``(epoch, stage)`` is kept for SLA times. The status never moves backwards on any replica; the
   writer checks :func:`check_transition` against its own view inside the write transaction, so no
-  device writes a step the lattice forbids (e.g. back from resolved to en_route).
+  device writes a step the lattice forbids (e.g. back from resolved to en_route). In the lattice
+  ``cancelled`` sits *below* ``resolved``: a cancel written while another kiosk resolved or closed
+  the ticket never erases the completed repair (the cancel stays in the ticket's stage history).
+  The close reason belongs to its epoch: the reason with the highest ``(epoch, stamp)`` is kept with
+  its epoch, and a reopened ticket shows none until it is closed again.
 - ``ticket.assign``: a multi-value register: an assign names the assigns it supersedes, concurrent
   ones all survive; the view shows the ``(hlc, dev)`` winner and a ``conflict`` flag while more than one
   technician is live.
 - ``ticket.hold`` (:data:`HOLD_REASONS` or a release), ``ticket.rate``: LWW registers.
-- ``ticket.comment``, ``ticket.photo``, ``ticket.part``: grow-only sets (an op is a note once).
+- ``ticket.comment``, ``ticket.photo``, ``ticket.part``: grow-only sets (an op is a note once);
+  every note keeps its op's full stamp ``(wall, counter, dev, op hash)``, the order hold events are
+  read in (a hold and its release in one millisecond are ordered by the HLC counter).
 """
 
 from __future__ import annotations
@@ -30,11 +36,12 @@ from crdt.op import Op
 from edge.domain.fields import Category, Code, EntityId, Hash, Long, Name, OptShort, Qty, Short, Sku, Unit, Urgency
 from edge.errors import InvalidTransition
 from edge.store.optypes import Payload, register
-from edge.store.views import lww_set, same_scope
+from edge.store.views import dumps, lww_set, same_scope, stamp_of
 
 __all__ = [
     "CLOSE_REASONS",
     "HOLD_REASONS",
+    "LATTICE",
     "STAGES",
     "CloseReason",
     "HoldReason",
@@ -98,14 +105,21 @@ def _check_status(status: object) -> Status:
     return (status[0], status[1])
 
 
+LATTICE: tuple[str, ...] = (*STAGES[: STAGES.index("resolved")], "cancelled", "resolved", "closed")
+"""The merge order of the stages within an epoch: :data:`STAGES` with ``cancelled`` below ``resolved``,
+so a completed repair beats a concurrent cancel."""
+
+_LATTICE_RANK = {stage: i for i, stage in enumerate(LATTICE)}
+
+
 def status_key(status: Status) -> tuple[int, int]:
-    """The lattice order of a status: ``(epoch, stage index)``.
+    """The lattice order of a status: ``(epoch, rank in LATTICE)``.
 
     Raises:
         InvalidTransition: ``status`` is malformed.
     """
     epoch, stage = _check_status(status)
-    return (epoch, _INDEX[stage])
+    return (epoch, _LATTICE_RANK[stage])
 
 
 def _show(status: Status | None) -> str:
@@ -150,18 +164,18 @@ def check_transition(current: Status | None, target: Status) -> None:
     if t_epoch != c_epoch:
         raise _refuse(current, target, f"the epoch must stay {c_epoch}, or be {c_epoch + 1} for a reopen")
     c_index, t_index = _INDEX[c_stage], _INDEX[t_stage]
+    if t_stage == "cancelled" and c_index >= _RESOLVED:
+        raise _refuse(current, target, "a ticket is cancelled only before it is resolved")
     if t_index == c_index:
         raise _refuse(current, target, "the ticket is already at that stage")
     if t_index < c_index:
         raise _refuse(current, target, "stages only move forward")
     if t_stage == "closed" and c_stage != "resolved":
         raise _refuse(current, target, "a ticket is closed only from resolved")
-    if t_stage == "cancelled" and c_index >= _RESOLVED:
-        raise _refuse(current, target, "a ticket is cancelled only before it is resolved")
 
 
 # --- payload models and apply rules -----------------------------------------------------------------
-_STAGE_RANK = {s: i for i, s in enumerate(STAGES)}
+_STAGE_RANK = _LATTICE_RANK
 
 
 class TicketCreate(Payload):
@@ -267,7 +281,20 @@ def _stage(conn: sqlite3.Connection, op: Op, epoch: int, stage: str) -> None:
 def _stage_op(conn: sqlite3.Connection, op: Op, p: TicketStage) -> None:
     _stage(conn, op, p.epoch, p.stage)
     if p.reason is not None:
-        lww_set(conn, "tickets", {"id": op.obj}, {"close_reason": p.reason}, op, scope=op.scope)
+        _close_reason(conn, op, p.epoch, p.reason)
+
+
+def _close_reason(conn: sqlite3.Connection, op: Op, epoch: int, reason: str) -> None:
+    """Keep the reason with the highest ``(epoch, stamp)``, and its epoch: a reason belongs to its epoch."""
+    raw, held = conn.execute("SELECT stamps, close_epoch FROM tickets WHERE id=?", (op.obj,)).fetchone()
+    stamps: dict[str, list[Any]] = json.loads(raw)
+    stamp = stamp_of(op)
+    if "close_reason" in stamps and (epoch, stamp) < (held if held is not None else -1, stamps["close_reason"]):
+        return
+    stamps["close_reason"] = stamp
+    conn.execute(
+        "UPDATE tickets SET close_reason=?, close_epoch=?, stamps=? WHERE id=?", (reason, epoch, dumps(stamps), op.obj)
+    )
 
 
 @register("ticket.assign", TicketAssign)
@@ -308,9 +335,9 @@ def refresh_assignee(conn: sqlite3.Connection, ticket: str, scope: str) -> None:
 def _note(conn: sqlite3.Connection, op: Op, kind: str, text: str, sku: str | None, qty: int | None) -> None:
     _own(conn, op)
     conn.execute(
-        "INSERT OR IGNORE INTO ticket_notes (op, ticket, scope, kind, text, sku, qty, actor, wall) "
-        "VALUES (?,?,?,?,?,?,?,?,?)",
-        (op.id, op.obj, op.scope, kind, text, sku, qty, op.actor, op.hlc[0]),
+        "INSERT OR IGNORE INTO ticket_notes (op, ticket, scope, kind, text, sku, qty, actor, wall, counter, dev) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (op.id, op.obj, op.scope, kind, text, sku, qty, op.actor, op.hlc[0], op.hlc[1], op.dev),
     )
 
 
