@@ -163,6 +163,11 @@ class Merge(RuleBasedStateMachine):
         self._queue(make_op(self.world, type_name, picks[0], obj, n, -1))
         self._queue(make_op(self.world, type_name, picks[1], obj, m, -1))
 
+    @rule(who=st.sampled_from(["a1", "a2", "b1"]), days=st.integers(1, 30))
+    def leap(self, who: str, days: int) -> None:
+        """A device's clock jumps days ahead (a bad RTC): its writes outrank everyone's until fenced."""
+        getattr(self.world, who).wall += days * 24 * 3_600_000
+
     @precondition(lambda self: self.revocations < 2)
     @rule(who=st.sampled_from(["a2", "b1"]), ahead=st.integers(0, 3))
     def revoke(self, who: str, ahead: int) -> None:
