@@ -85,14 +85,16 @@ class Store:
 
         The HLC runs on it (``Tx``, ``apply_batch``), so a kiosk whose clock restarted in the past or
         runs ahead stamps its ops on the district's time once it has synced, and judges skew against it.
+        Never below 0 (an offset learnt before the device clock jumped back can overshoot until the next
+        sync): a resident's report is never refused because of a clock.
         """
-        return self.system_wall() + self.clock_offset()
+        return max(0, self.system_wall() + self.clock_offset())
 
     def wall_fn(self, conn: sqlite3.Connection) -> Callable[[], int]:
         """The corrected wall clock with the offset read once (for the clock of one transaction)."""
         offset = self.clock_offset(conn)
         system = self.system_wall
-        return lambda: system() + offset
+        return lambda: max(0, system() + offset)
 
     # --- meta ---------------------------------------------------------------------------------
     @staticmethod
