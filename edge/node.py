@@ -152,7 +152,8 @@ class Node:
             last_sync=self.store.get("last_sync_ms"),
             last_sync_error=self.store.get("last_sync_error"),
             pending=pending,
-            clock_skew=bool(skew) or bool(self.store.get("clock_offset_alarm")),
+            # This device's own clock: off the district's (learnt offset), or flagged as such.
+            clock_skew=any(s["dev"] == self.dev for s in skew) or bool(self.store.get("clock_offset_alarm")),
             clock_skew_devices=skew,
             audit_alarm=self.store.get("audit_alarm"),
             server=self.store.get("server_url"),

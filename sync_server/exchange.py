@@ -30,11 +30,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crdt.errors import CRDTError
+from crdt.hlc import SKEW_LIMIT_MS
 from crdt.op import Op, decode_op
+from edge.domain.devices import fences_for
 from edge.errors import OpRejected
 from edge.reads import device_heads, ledger_keys, max_index, ops_page
 from edge.store.views import counter_value, rights
 from edge.sync import unpack
+from edge.sync.client import CLOCK_ALARM_MS
 from sync_server.audit.routes import PendingSync
 from sync_server.auth import Caller
 from sync_server.db import atomic
@@ -57,6 +60,7 @@ class SyncRequest(BaseModel):
     limit: int = Field(default=1000, ge=1, le=2**31)
     tree_size: int | None = Field(default=None, ge=0)
     cosignatures: list[Any] = Field(default_factory=list)
+    clock_offset_ms: int | None = Field(default=None, ge=-(2**62), le=2**62)
 
 
 @dataclass
@@ -129,6 +133,43 @@ def _apply_push(
     return hook, []
 
 
+def note_clock(server: SyncServer, conn: sqlite3.Connection, caller: Caller, offset: int | None) -> None:
+    """Flag the caller ``clock_skew`` while the clock offset it learnt from us says its clock is wrong.
+
+    A kiosk whose clock restarted in the past stamps its ops on the district's time once corrected,
+    so only its own report shows the district that its clock is wrong; the flag is lifted when the
+    offset it reports is small again. Older clients send no offset: nothing changes.
+    """
+    if offset is None:
+        return
+    store = server.node.store
+    if abs(offset) > CLOCK_ALARM_MS:
+        way = "behind" if offset > 0 else "ahead of"
+        store.flag(conn, caller.dev, "clock_skew", f"device clock {abs(offset) // 60_000} min {way} the district's")
+    else:
+        store.unflag(conn, caller.dev, "clock_skew")
+
+
+def fence_ahead(server: SyncServer, conn: sqlite3.Connection, caller: Caller, push: list[bytes]) -> None:
+    """Before applying a push, fence the clock of a caller whose ops are stamped far ahead of ours.
+
+    The ``device.fence`` op (``edge/domain/devices.py``) goes into the log before those ops, so every
+    replica pulling in log order compares them at the district's clock of now (``docs/design.md`` §2.4).
+    """
+    ops = []
+    for raw in push:
+        try:
+            op = decode_op(raw)
+        except (CRDTError, TypeError):
+            continue
+        if op.dev == caller.dev:
+            ops.append(op)
+    now = server.node.store.wall()
+    for dev, through in fences_for(ops, now, SKEW_LIMIT_MS).items():
+        with server.node.store.tx_in(conn) as tx:
+            tx.emit("district", "device.fence", dev, {"max_wall": now, "through": through, "reason": "clock ahead"})
+
+
 def _skipped(raw: bytes) -> OpRejected:
     try:
         op = decode_op(raw)
@@ -163,7 +204,9 @@ def handle_sync(server: SyncServer, req: HttpRequest) -> PendingSync:
     try:
         with atomic(conn):
             server.gate.mark_seen(conn, caller.claim)
+            note_clock(server, conn, caller, msg.clock_offset_ms)
             if msg.push:
+                fence_ahead(server, conn, caller, msg.push)
                 hook, rejected = _apply_push(server, conn, caller, msg.push)
                 foreign = [r for r in rejected if r.code in AUTHORISATION_CODES or (r.dev and r.dev != caller.dev)]
                 if foreign:

@@ -4,6 +4,11 @@ One module for ``linli-edge kpi``, the staff UI and the district report. Pure: t
 store's views into :class:`TicketTimes`. Every figure is an integer (milliseconds, counts, or a
 percentage / mean times 100, rounded half up); a figure with nothing to measure is ``None``.
 
+**Clocks.** A ticket whose stage times came from a clock known to be wrong (``TicketTimes.clock_unreliable``:
+a device flagged for clock skew or fenced by the district, or stage times out of order) is still
+counted, and marked: ``clock_unreliable`` counts such tickets of the period, and, per urgency, the
+episodes whose durations and SLA outcomes rest on such times.
+
 **Episodes.** A ticket's epoch 0 starts at ``reported_ms``; every reopen starts a new epoch at its
 ``reported`` stamp. Each epoch is a repair *episode* timed on its own clocks: a reopen is a failure
 the resident is waiting on again (and is what the first-time-fix rate counts). An episode belongs to
@@ -146,12 +151,19 @@ def _reached(t: TicketTimes, epoch: int, stage: str) -> int | None:
 
 
 def _empty_bucket() -> dict[str, Any]:
-    return {"count": 0, "cancelled": 0, "durations": {name: [] for name, _, _ in _MEASURED}, "sla": {}}
+    return {
+        "count": 0,
+        "cancelled": 0,
+        "clock_unreliable": 0,
+        "durations": {name: [] for name, _, _ in _MEASURED},
+        "sla": {},
+    }
 
 
 def _measure(t: TicketTimes, epoch: int, start: int, now_ms: int, bucket: dict[str, Any]) -> None:
     """Add one episode's durations and SLA outcome to its urgency's ``bucket``."""
     bucket["count"] += 1
+    bucket["clock_unreliable"] += t.clock_unreliable
     if (epoch, "cancelled") in t.stage_times:
         bucket["cancelled"] += 1
         return
@@ -174,6 +186,7 @@ def _measure(t: TicketTimes, epoch: int, start: int, now_ms: int, bucket: dict[s
 
 def _summary(bucket: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"count": bucket["count"], "cancelled": bucket["cancelled"]}
+    out["clock_unreliable"] = bucket["clock_unreliable"]
     for name, values in bucket["durations"].items():
         out[name] = {"n": len(values), "p50": nearest_rank(values, 50), "p90": nearest_rank(values, 90)}
     episode = bucket["sla"].get("episode", [])
@@ -209,8 +222,8 @@ def kpis(
 
     Returns:
         ``{period: {start, end}, community, tickets, by_urgency: {P1..P4: {count, cancelled,
-        response|arrival|resolution: {n, p50, p90}, sla_attained, sla_total, sla_pct_x100, sla_pending,
-        sla_by_target}}, first_time_fix: {fixed_first_time, resolved, pct_x100}, satisfaction: {count,
+        clock_unreliable, response|arrival|resolution: {n, p50, p90}, sla_attained, sla_total, sla_pct_x100,
+        sla_pending, sla_by_target}}, first_time_fix: {fixed_first_time, resolved, pct_x100}, satisfaction: {count,
         mean_x100, by_score: {"1".."5"}}, clock_unreliable}``: counts of tickets reported in the period
         except in ``by_urgency``, which counts episodes started in it.
 

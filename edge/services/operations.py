@@ -37,13 +37,19 @@ def _holds(conn: Any, ticket: str) -> tuple[_kpi.Hold, ...]:
 
 def ticket_times(conn: Any, scope: str | None) -> list[_kpi.TicketTimes]:
     """Every ticket of ``scope`` (all for ``None``) as KPI input."""
-    skewed = {d for (d,) in conn.execute("SELECT dev FROM flags WHERE flag='clock_skew'")}
-    creators = dict(conn.execute("SELECT obj, dev FROM ops WHERE type='ticket.create'").fetchall())
+    # Stage times written by a device whose clock is known to be wrong: flagged, or fenced by the district.
+    wrong = {
+        t
+        for (t,) in conn.execute(
+            "SELECT DISTINCT ticket FROM ticket_stages WHERE dev IN "
+            "(SELECT dev FROM flags WHERE flag='clock_skew' UNION SELECT dev FROM clock_fences)"
+        )
+    }
     out = []
     for t in tickets.list_tickets(conn, scope):
         stages = tickets.stage_times(conn, t["id"])
         walls = [stages[k] for k in sorted(stages, key=lambda k: (k[0], STAGES.index(k[1])))]
-        unreliable = creators.get(t["id"]) in skewed or walls != sorted(walls)
+        unreliable = t["id"] in wrong or walls != sorted(walls)
         out.append(
             _kpi.TicketTimes(
                 id=t["id"],

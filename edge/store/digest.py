@@ -13,6 +13,7 @@ from typing import Any
 from crdt.canonical import encode
 from edge.store.optypes import REGISTRY, validate_payload
 from edge.store.schema import VIEW_TABLES
+from edge.store.views import fence_rows
 
 __all__ = ["digest", "dump", "rebuild_views"]
 
@@ -39,6 +40,9 @@ def digest(conn: sqlite3.Connection, scope: str | None = None) -> str:
 def rebuild_views(conn: sqlite3.Connection) -> int:
     """Empty every view and replay the op log into it, in log order (inside the caller's transaction).
 
+    The clock fences of the log are written first, so every op is compared under all the fences held
+    (``edge.domain.devices``), whatever their place in the log.
+
     Returns:
         The number of ops replayed.
     """
@@ -46,6 +50,10 @@ def rebuild_views(conn: sqlite3.Connection) -> int:
 
     for table in VIEW_TABLES:
         conn.execute(f"DELETE FROM {table}")
+    for (raw,) in conn.execute("SELECT raw FROM ops WHERE type='device.fence' ORDER BY idx").fetchall():
+        fence = decode_op(bytes(raw))
+        payload = validate_payload(fence.type, fence.data).model_dump()
+        fence_rows(conn, fence, payload["max_wall"], payload["through"])
     n = 0
     for (raw,) in conn.execute("SELECT raw FROM ops ORDER BY idx").fetchall():
         op = decode_op(bytes(raw))

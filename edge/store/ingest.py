@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from crdt.chain import Placement, check_next
 from crdt.errors import ChainError, DecodeError, EnvelopeError, Equivocation, Gap, SignatureError, WrongPrev
-from crdt.hlc import HLC
+from crdt.hlc import COUNTER_MAX, HLC, SKEW_LIMIT_MS
 from crdt.keys import device_id, verify_signature
 from crdt.op import ZERO_HASH, Op, decode_op, op_hash, verify_op
 from edge.errors import EdgeError, InputError, OpRejected
 from edge.store.optypes import REGISTRY, may_write, validate_payload
+from edge.store.views import fence_of
 
 if TYPE_CHECKING:
     from edge.store.log import Store
@@ -228,8 +229,10 @@ def apply_batch(
     careful: bool,
 ) -> BatchResult:
     result = BatchResult()
-    now = store.wall()
-    clock = HLC.from_list(store.meta_get(conn, "hlc", [0, 0]), store.wall)
+    wall = store.wall_fn(conn)  # the device clock corrected by the offset learnt from the district
+    now = wall()
+    # The persisted clock, advanced by every op received: a later local op orders after all of them.
+    clock = HLC.from_list(store.meta_get(conn, "hlc", [0, 0]), wall)
     batch = _Batch(store, conn, raws, accept_scopes, careful)
     for pos, raw in enumerate(raws):
         try:
@@ -316,28 +319,66 @@ def _accept_one(
     why = may_write(role, community, op.scope, op.type, op.obj, payload)
     if why is not None:
         raise OpRejected("forbidden", why, **where)
-    if clock.observe(op.hlc):
-        result.skewed.append(op.dev)
-        store.flag(conn, op.dev, "clock_skew", f"op {op.where()} is {clock.skew_seen_ms // 3_600_000} h ahead")
+    _observe(store, conn, clock, op, now, result)
     if not batch.careful:
         try:
             idx = store._insert_op(conn, op, now)
             REGISTRY[op.type].apply(conn, op, payload)
         except (EdgeError, sqlite3.IntegrityError):
             raise Retry from None
-        batch.taken(op)
-        return op, idx
-    conn.execute("SAVEPOINT op")
-    try:
-        idx = store._append(conn, op, now)
-        REGISTRY[op.type].apply(conn, op, payload)
-    except (EdgeError, sqlite3.IntegrityError) as exc:
-        conn.execute("ROLLBACK TO op")
+    else:
+        conn.execute("SAVEPOINT op")
+        try:
+            idx = store._append(conn, op, now)
+            REGISTRY[op.type].apply(conn, op, payload)
+        except (EdgeError, sqlite3.IntegrityError) as exc:
+            conn.execute("ROLLBACK TO op")
+            conn.execute("RELEASE op")
+            raise OpRejected("apply", f"{type(exc).__name__}: {exc}", **where) from None
         conn.execute("RELEASE op")
-        raise OpRejected("apply", f"{type(exc).__name__}: {exc}", **where) from None
-    conn.execute("RELEASE op")
     batch.taken(op)
+    if op.type == "device.fence" and op.obj == store.ident.dev:
+        _rewind(store, conn, clock, now)
     return op, idx
+
+
+def _observe(store: Store, conn: sqlite3.Connection, clock: HLC, op: Op, now: int, result: BatchResult) -> None:
+    """Advance the clock past ``op`` as it is compared (at its clock fence, if fenced); flag skew.
+
+    Skew is judged against this node's corrected wall clock (the district's time, once synced), so
+    the flag lands on the device whose clock is wrong: the sender of an op stamped more than
+    ``SKEW_LIMIT_MS`` ahead of it, even when a fence already caps that op.
+    """
+    fence = fence_of(conn, op)
+    skewed = clock.observe(op.hlc if fence is None else (fence, COUNTER_MAX))
+    ahead = op.hlc[0] - now
+    if skewed or ahead > SKEW_LIMIT_MS:
+        result.skewed.append(op.dev)
+        store.flag(
+            conn, op.dev, "clock_skew", f"op {op.where()} is {ahead // 60_000} min ahead of the district's clock"
+        )
+
+
+def _rewind(store: Store, conn: sqlite3.Connection, clock: HLC, now: int) -> None:
+    """The district fenced this node's clock: resume the HLC from the highest stamp held as compared.
+
+    Ops stamped within ``SKEW_LIMIT_MS`` of the corrected wall count as stamped; beyond it, a fenced op
+    counts just after its fence, this node's own unfenced op as stamped (a later write of its own must
+    still beat it), and another device's unfenced op not at all (it never moved this clock either).
+    """
+    me = store.ident.dev
+    row = conn.execute(
+        "SELECT wall, counter FROM ops WHERE wall <= ? ORDER BY wall DESC, counter DESC LIMIT 1", (now + SKEW_LIMIT_MS,)
+    ).fetchone()
+    top = (int(row[0]), int(row[1])) if row else (0, 0)
+    for raw in conn.execute("SELECT raw FROM ops WHERE wall > ?", (now + SKEW_LIMIT_MS,)).fetchall():
+        op = decode_op(bytes(raw[0]))
+        fence = fence_of(conn, op)
+        if fence is not None:
+            top = max(top, (fence + 1, 0))
+        elif op.dev == me:
+            top = max(top, op.hlc)
+    clock.rewind(top)
 
 
 def _keep_evidence(store: Store, conn: sqlite3.Connection, op: Op, reason: str, now: int) -> None:

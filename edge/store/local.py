@@ -30,12 +30,14 @@ class Tx:
         self.store = store
         self.conn = conn
         self.ident = store.ident
-        self.clock = HLC.from_list(store.meta_get(conn, "hlc", [0, 0]), store.wall)
+        self.wall = store.wall_fn(conn)
+        # The persisted clock: never below anything this node issued or observed (ingest advances it).
+        self.clock = HLC.from_list(store.meta_get(conn, "hlc", [0, 0]), self.wall)
         self.ops: list[Op] = []
 
     @property
     def now_ms(self) -> int:
-        return self.store.wall()
+        return self.wall()
 
     def emit(self, scope: str, type_name: str, obj: str, data: dict[str, Any], actor: str | None = None) -> Op:
         """Sign, append and apply a local op.

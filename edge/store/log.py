@@ -22,7 +22,10 @@ from edge.store.db import connect, migrate, write_tx
 from edge.store.ingest import BatchResult, Retry, apply_batch, shutdown_verify_pool
 from edge.store.local import Tx
 
-__all__ = ["BatchResult", "Identity", "Store", "Tx", "shutdown_verify_pool"]
+__all__ = ["MAX_CLOCK_OFFSET_MS", "BatchResult", "Identity", "Store", "Tx", "shutdown_verify_pool"]
+
+MAX_CLOCK_OFFSET_MS = 100 * 365 * 24 * 3600 * 1000
+"""The largest correction of the device clock applied (a Pi restarting from 1970 needs about 56 years)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class Store:
     ) -> None:
         self.path = Path(path)
         self.ident = ident
-        self.wall = wall
+        self.system_wall = wall
         self.conn = connect(self.path)
         migrate(self.conn)
         # Keys trusted before any device.enroll op: this node's own, the pinned district key.
@@ -64,6 +67,34 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    # --- time ---------------------------------------------------------------------------------
+    def clock_offset(self, conn: sqlite3.Connection | None = None) -> int:
+        """The correction of the device clock learnt from the district (meta ``clock_offset_ms``), bounded.
+
+        The sync client writes it only from answers it has verified (``edge.sync.client``); a district
+        node never has one.
+        """
+        value = self.meta_get(self.conn if conn is None else conn, "clock_offset_ms", 0)
+        if type(value) is not int:
+            return 0
+        return max(-MAX_CLOCK_OFFSET_MS, min(MAX_CLOCK_OFFSET_MS, value))
+
+    def wall(self) -> int:
+        """This node's wall clock: the device clock corrected by the offset learnt from the district.
+
+        The HLC runs on it (``Tx``, ``apply_batch``), so a kiosk whose clock restarted in the past or
+        runs ahead stamps its ops on the district's time once it has synced, and judges skew against it.
+        Never below 0 (an offset learnt before the device clock jumped back can overshoot until the next
+        sync): a resident's report is never refused because of a clock.
+        """
+        return max(0, self.system_wall() + self.clock_offset())
+
+    def wall_fn(self, conn: sqlite3.Connection) -> Callable[[], int]:
+        """The corrected wall clock with the offset read once (for the clock of one transaction)."""
+        offset = self.clock_offset(conn)
+        system = self.system_wall
+        return lambda: max(0, system() + offset)
 
     # --- meta ---------------------------------------------------------------------------------
     @staticmethod
@@ -91,6 +122,11 @@ class Store:
         """One ``BEGIN IMMEDIATE`` transaction for local writes."""
         with write_tx(self.conn) as conn:
             yield Tx(self, conn)
+
+    @contextmanager
+    def tx_in(self, conn: sqlite3.Connection) -> Iterator[Tx]:
+        """Local writes inside a write transaction the caller holds and commits (the sync server's)."""
+        yield Tx(self, conn)
 
     def _append(self, conn: sqlite3.Connection, op: Op, received_ms: int) -> int:
         idx = self._insert_op(conn, op, received_ms)
@@ -177,6 +213,11 @@ class Store:
             "ON CONFLICT (dev, flag) DO UPDATE SET detail=excluded.detail, ms=excluded.ms",
             (dev, flag, detail, self.wall()),
         )
+
+    @staticmethod
+    def unflag(conn: sqlite3.Connection, dev: str, flag: str) -> None:
+        """Lift a flag from a device (a clock back within bounds)."""
+        conn.execute("DELETE FROM flags WHERE dev=? AND flag=?", (dev, flag))
 
     # --- reading the log ----------------------------------------------------------------------
     def heads(self, scopes: ScopeSet | None = None) -> dict[str, int]:

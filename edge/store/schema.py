@@ -180,12 +180,22 @@ _ONCE = [
     "ALTER TABLE devices ADD COLUMN number INTEGER",
 ]
 
+# Clock fences (``device.fence``, ``edge/domain/devices.py``): per fenced stream, up to which seq that
+# device's ops are compared at ``max_wall`` in LWW fields (``edge/store/views.py``). A view.
+_CLOCK_FENCES = [
+    """CREATE TABLE clock_fences (
+        op TEXT NOT NULL, scope TEXT NOT NULL, dev TEXT NOT NULL, stream TEXT NOT NULL,
+        through_seq INTEGER NOT NULL, max_wall INTEGER NOT NULL, PRIMARY KEY (op, stream))""",
+    "CREATE INDEX clock_fences_dev ON clock_fences (dev, stream, through_seq)",
+]
+
 # Released migrations are never renamed, reordered or removed: databases record them by name.
 MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0001_initial", _V1),
     ("0002_sharing", _SHARING),
     ("0003_audit", _AUDIT),
     ("0004_exactly_once", _ONCE),
+    ("0005_clock_fences", _CLOCK_FENCES),
 ]
 
 # Views, with the columns that order their canonical dump (see ``digest``).
@@ -212,4 +222,5 @@ VIEW_TABLES: dict[str, tuple[str, ...]] = {
     "loans": ("id",),
     "bookings": ("id",),
     "booking_cancels": ("id", "scope"),
+    "clock_fences": ("op", "stream"),
 }

@@ -2,7 +2,10 @@
 
 A stamp is ``[wall_ms, counter, dev, op hash hex]``: the LWW order (``docs/merge.md``) with the op hash
 as a last tie-break, so that even two ops of a hostile device with the same HLC resolve the same way
-everywhere. Counter rows are per ``(kind, scope, key, dev)`` sums; a device's rights are
+everywhere. An op of a device the district has *fenced* (``device.fence``: the district saw that
+device's ops stamped far ahead of its own clock) and stamped beyond the fence is compared at the fence
+(``lww_stamp``): no device's clock error lets its writes outrank the writes that correct devices make
+after the district has seen them. Counter rows are per ``(kind, scope, key, dev)`` sums; a device's rights are
 ``inc + moved_in - moved_out - dec`` (``docs/design.md`` §4).
 """
 
@@ -15,12 +18,64 @@ from typing import Any
 from crdt.op import Op
 from edge.errors import ScopeForbidden
 
-__all__ = ["add_counter", "counter_value", "dumps", "lww_set", "rights", "same_scope", "stamp_of"]
+__all__ = [
+    "add_counter",
+    "counter_value",
+    "dumps",
+    "fence_of",
+    "fence_rows",
+    "fenced_stamp",
+    "lww_set",
+    "lww_stamp",
+    "rights",
+    "same_scope",
+    "stamp_of",
+]
+
+_CARRY = 32  # capped stamps keep the device's own (wall, counter) order in the counter: wall << 32 | counter
 
 
 def stamp_of(op: Op) -> list[Any]:
-    """The LWW stamp of ``op``."""
+    """The LWW stamp of ``op`` as signed (no fence applied)."""
     return [op.hlc[0], op.hlc[1], op.dev, op.hash.hex()]
+
+
+def fenced_stamp(wall: int, counter: int, dev: str, op_hex: str, fence: int | None) -> list[Any]:
+    """The LWW stamp of an op stamped ``(wall, counter)`` under a clock fence at ``fence`` ms (or none).
+
+    An op stamped beyond the fence is compared at the fence: ``[fence, wall << 32 | counter, dev, hash]``.
+    The counter keeps the fenced device's own order among its capped ops (its later write still beats
+    its earlier one) and is above every counter an HLC issues (``crdt.hlc.COUNTER_MAX``), so a capped op
+    sits at the end of the fence's millisecond and every op stamped after the fence beats it.
+    """
+    if fence is None or wall <= fence:
+        return [wall, counter, dev, op_hex]
+    return [fence, (wall << _CARRY) | min(counter, (1 << _CARRY) - 1), dev, op_hex]
+
+
+def fence_of(conn: sqlite3.Connection, op: Op) -> int | None:
+    """The lowest clock fence covering ``op`` (its stream up to a seq) below its wall time, or ``None``."""
+    row = conn.execute(
+        "SELECT MIN(max_wall) FROM clock_fences WHERE dev=? AND stream=? AND through_seq>=? AND max_wall<?",
+        (op.dev, op.scope, op.seq, op.hlc[0]),
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def fence_rows(conn: sqlite3.Connection, op: Op, max_wall: int, through: dict[str, int]) -> int:
+    """Write the ``clock_fences`` rows of a ``device.fence`` op (fencing device ``op.obj``); returns how many
+    were new."""
+    before = conn.total_changes
+    conn.executemany(
+        "INSERT OR IGNORE INTO clock_fences (op, scope, dev, stream, through_seq, max_wall) VALUES (?,?,?,?,?,?)",
+        [(op.id, op.scope, op.obj, stream, seq, max_wall) for stream, seq in sorted(through.items())],
+    )
+    return conn.total_changes - before
+
+
+def lww_stamp(conn: sqlite3.Connection, op: Op) -> list[Any]:
+    """The stamp ``op`` is compared by in LWW fields: ``stamp_of(op)``, capped at a clock fence."""
+    return fenced_stamp(op.hlc[0], op.hlc[1], op.dev, op.hash.hex(), fence_of(conn, op))
 
 
 def dumps(value: Any) -> str:
@@ -49,7 +104,7 @@ def lww_set(
     row = conn.execute(f"SELECT {wanted} FROM {table} WHERE {where}", tuple(key.values())).fetchone()
     if row is not None and scope is not None:
         same_scope(table, tuple(key.values())[0], row[1], scope)
-    stamp = stamp_of(op)
+    stamp = lww_stamp(conn, op)
     if row is None:
         cols = dict(key)
         if scope is not None:

@@ -38,6 +38,7 @@ from edge.errors import (
     SyncFailed,
 )
 from edge.store.db import write_tx
+from edge.store.log import MAX_CLOCK_OFFSET_MS
 from edge.sync.protocol import (
     CONTENT_TYPE,
     ENROLL_PATH,
@@ -130,13 +131,17 @@ class SyncClient:
         self.push_batch = push_batch
         self.max_push_bytes = max_push_bytes
 
+    retry_ms: int = 0
+    """A correction read from a refusal (not verified, so used only to sign the retried request)."""
+
     @property
     def offset_ms(self) -> int:
-        return int(self.store.get("clock_offset_ms", 0))
+        """The correction of the device clock learnt from verified answers (``Store.clock_offset``)."""
+        return self.store.clock_offset()
 
     def now_ms(self) -> int:
-        """This node's wall clock corrected by the offset learnt from the server."""
-        return self.store.wall() + self.offset_ms
+        """This node's wall clock (corrected by the learnt offset), for signing a request."""
+        return self.store.wall() + self.retry_ms
 
     def headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
         return {
@@ -189,24 +194,46 @@ class SyncClient:
         push = self.outbox()
         cursor = int(self.store.get("cursor", 0))
         audit = request_fields(self.store)
-        body = pack({"cursor": cursor, "push": push, "limit": self.limit, **audit})
+        body = pack({"cursor": cursor, "push": push, "limit": self.limit, "clock_offset_ms": self.offset_ms, **audit})
         return Outgoing(body, len(push), cursor, push, int(audit["tree_size"]))
 
     def observe_time(self, server_ms: int, sent_ms: int, got_ms: int) -> int:
-        """The clock offset implied by the server's time at the midpoint of a round trip (not stored)."""
+        """How far this node's (corrected) wall clock is behind the server's at the midpoint of a round
+        trip whose ends ``sent_ms``, ``got_ms`` were read from ``Store.wall`` (not stored)."""
         return server_ms - (sent_ms + got_ms) // 2
 
     def _time_meta(self, conn: Any, offset: int) -> None:
+        """Record the offset learnt from a verified answer: the node's wall clock applies it from now on.
+
+        A device clock more than ``CLOCK_ALARM_MS`` off the district's raises the alarm and flags this
+        device (the one whose clock is wrong) ``clock_skew``; back within it, the flag is lifted.
+        """
         self.store.meta_set(conn, "clock_offset_ms", offset)
-        self.store.meta_set(conn, "clock_offset_alarm", abs(offset) > CLOCK_ALARM_MS)
+        alarm = abs(offset) > CLOCK_ALARM_MS
+        self.store.meta_set(conn, "clock_offset_alarm", alarm)
+        self.retry_ms = 0
+        me = self.node.dev
+        if alarm:
+            way = "behind" if offset > 0 else "ahead of"
+            self.store.flag(
+                conn, me, "clock_skew", f"this device's clock is {abs(offset) // 60_000} min {way} the district's"
+            )
+        else:
+            self.store.unflag(conn, me, "clock_skew")
 
     def refused(self, status: int, body: bytes, sent_ms: int, got_ms: int) -> ServerRefused:
-        """Read an error answer: correct the clock from its server time, block rejected own ops."""
+        """Read an error answer: correct the clock for the retry from its server time, block rejected own ops.
+
+        An error answer is not verified, so its time signs the retried request only; the node's clock
+        takes the offset from the next verified answer.
+        """
         err = _error_of(status, body)
+        server_ms = err.body.get("server_time_ms")
+        if type(server_ms) is int:
+            self.retry_ms = max(
+                -MAX_CLOCK_OFFSET_MS, min(MAX_CLOCK_OFFSET_MS, self.observe_time(server_ms, sent_ms, got_ms))
+            )
         with write_tx(self.store.conn) as conn:
-            server_ms = err.body.get("server_time_ms")
-            if type(server_ms) is int:
-                self._time_meta(conn, self.observe_time(server_ms, sent_ms, got_ms))
             rejected = err.body.get("rejected")
             if isinstance(rejected, list):
                 self._block(conn, [r for r in rejected if isinstance(r, dict)])
@@ -243,10 +270,13 @@ class SyncClient:
         except InputError as exc:  # another sync moved the trusted checkpoint meanwhile
             raise SyncFailed(f"audit: {exc}") from None
         scopes = set(self.node.scopes)
-        offset = self.observe_time(answer.server_time_ms, sent_ms, got_ms)
+        offset = self.offset_ms + self.observe_time(answer.server_time_ms, sent_ms, got_ms)
+        offset = max(-MAX_CLOCK_OFFSET_MS, min(MAX_CLOCK_OFFSET_MS, offset))
         conn = self.store.conn
         try:
             with write_tx(conn):
+                # The verified answer's time corrects the clock before its ops are observed by it.
+                self._time_meta(conn, offset)
                 result = self.store.apply_remote_in(conn, answer.ops, accept_scopes=scopes)
                 if result.rejected:
                     raise _Redo
@@ -273,6 +303,7 @@ class SyncClient:
         first: OpRejected | None = None
         applied = 0
         with write_tx(conn):
+            self._time_meta(conn, offset)
             for raw in answer.ops:
                 res = self.store.apply_remote_in(conn, [raw], accept_scopes=scopes)
                 if res.rejected:
@@ -394,10 +425,10 @@ def enroll(node: Node, transport: Transport, server_url: str, token: str, name: 
     name = name or f"{node.community}-{node.role}-{node.dev[:6]}"
     key = node.store.ident.key
     body = pack({"token": token, "pubkey": key.public_bytes, "name": name, "community": node.community})
-    offset = int(node.store.get("clock_offset_ms", 0))
+    retry = 0  # a correction read from a refusal, for the retried request only
     for attempt in (0, 1):
         sent = node.store.wall()
-        header = auth_header(key, "POST", ENROLL_PATH, body, sent + offset)
+        header = auth_header(key, "POST", ENROLL_PATH, body, sent + retry)
         status, raw = transport.request(
             "POST", ENROLL_PATH, body, {"Authorization": header, "Content-Type": CONTENT_TYPE}
         )
@@ -407,7 +438,7 @@ def enroll(node: Node, transport: Transport, server_url: str, token: str, name: 
         err = _error_of(status, raw)
         server_ms = err.body.get("server_time_ms")
         if isinstance(err, ClockCorrected) and attempt == 0 and type(server_ms) is int:
-            offset = server_ms - (sent + got) // 2  # a kiosk without a real-time clock: retry on the server's time
+            retry = server_ms - (sent + got) // 2  # a kiosk without a real-time clock: retry on the server's time
             continue
         if err.code == "community_mismatch":
             raise ServerRefused(
@@ -424,7 +455,8 @@ def enroll(node: Node, transport: Transport, server_url: str, token: str, name: 
             f"but this is device {node.dev} of community {node.community!r}"
         )
     pub = answer.district_pubkey
-    offset = answer.server_time_ms - (sent + got) // 2
+    offset = node.store.clock_offset() + answer.server_time_ms - (sent + got) // 2
+    offset = max(-MAX_CLOCK_OFFSET_MS, min(MAX_CLOCK_OFFSET_MS, offset))
     with write_tx(node.store.conn) as conn:
         meta = node.store.meta_set
         meta(conn, "server_url", server_url)

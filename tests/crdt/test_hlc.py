@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crdt.errors import ClockError
-from crdt.hlc import HLC, MAX_DRIFT_MS, SKEW_LIMIT_MS, system_ms
+from crdt.hlc import COUNTER_MAX, HLC, MAX_DRIFT_MS, MAX_WALL_MS, SKEW_LIMIT_MS, system_ms
 
 DAY = 24 * 3600 * 1000
 
@@ -56,7 +56,7 @@ def test_every_timestamp_is_greater_than_everything_issued_or_observed_before(st
             high = ts
 
 
-def test_a_remote_time_more_than_a_day_ahead_is_flagged_and_does_not_drag_the_clock() -> None:
+def test_a_remote_time_beyond_the_skew_limit_is_flagged_and_does_not_drag_the_clock() -> None:
     wall = Wall(1_700_000_000_000)
     clock = HLC(wall)
     skewed = clock.observe((wall.ms + SKEW_LIMIT_MS + 5_000, 3))
@@ -65,12 +65,55 @@ def test_a_remote_time_more_than_a_day_ahead_is_flagged_and_does_not_drag_the_cl
     assert clock.skew_seen_ms > SKEW_LIMIT_MS
 
 
-def test_a_remote_time_an_hour_ahead_is_adopted_as_the_hlc_paper_says() -> None:
+def test_a_remote_time_five_minutes_ahead_is_adopted_as_the_hlc_paper_says() -> None:
     wall = Wall(1_700_000_000_000)
     clock = HLC(wall)
-    assert clock.observe((wall.ms + 3_600_000, 4)) is False
-    assert clock.state == (wall.ms + 3_600_000, 5)
-    assert clock.now() == (wall.ms + 3_600_000, 6)
+    assert clock.observe((wall.ms + 300_000, 4)) is False
+    assert clock.state == (wall.ms + 300_000, 5)
+    assert clock.now() == (wall.ms + 300_000, 6)
+
+
+def test_the_skew_limit_is_minutes_not_a_day() -> None:
+    """Regression: an op stamped 23 h ahead was merged into every receiver's clock without a flag."""
+    wall = Wall(1_700_000_000_000)
+    clock = HLC(wall)
+    assert clock.observe((wall.ms + 23 * 3_600_000, 0)) is True
+    assert clock.state[0] <= wall.ms + MAX_DRIFT_MS
+
+
+def test_a_hostile_counter_cannot_stop_the_clock() -> None:
+    """Regression: after observing ``(now + 23 h, 2**63 - 1)`` the next ``now()`` overflowed the envelope."""
+    wall = Wall(1_700_000_000_000)
+    for remote in ((wall.ms + 23 * 3_600_000, 2**63 - 1), (wall.ms + 1_000, 2**63 - 1), (wall.ms, 2**63 - 1)):
+        clock = HLC(wall)
+        clock.observe(remote)
+        ts = [clock.now() for _ in range(3)]
+        assert ts == sorted(ts) and len(set(ts)) == 3
+        assert all(c <= COUNTER_MAX and w < 2**63 for w, c in ts)
+
+
+def test_a_counter_at_its_bound_carries_into_the_next_millisecond() -> None:
+    wall = Wall(1_700_000_000_000)
+    clock = HLC(wall, (wall.ms, COUNTER_MAX - 1))
+    assert clock.now() == (wall.ms, COUNTER_MAX)
+    assert clock.now() == (wall.ms + 1, 0)
+    clock = HLC(wall, (wall.ms + 5, 2**63 - 1))  # persisted by a version without the bound
+    assert clock.state == (wall.ms + 6, 0) and clock.now() == (wall.ms + 6, 1)
+
+
+def test_a_wall_time_near_the_envelope_limit_is_read_at_the_clock_limit() -> None:
+    clock = HLC(Wall(2**63 - 1))
+    assert clock.now() == (MAX_WALL_MS, 0) and clock.now() == (MAX_WALL_MS, 1)
+
+
+def test_rewind_only_ever_lowers_the_clock() -> None:
+    clock = HLC(Wall(1_000), (5_000, 3))
+    clock.rewind((9_000, 0))
+    assert clock.state == (5_000, 3)
+    clock.rewind((2_000, 1))
+    assert clock.state == (2_000, 1) and clock.now() == (2_000, 2)
+    clock.advance_to((4_000, 0))
+    assert clock.state == (4_000, 0)
 
 
 def test_malformed_states_are_refused_with_the_value_named() -> None:
@@ -90,7 +133,7 @@ def test_a_new_clock_has_seen_no_skew_and_a_later_wall_restarts_the_counter_at_z
     clock = HLC(wall, (1_600_000_000_000, 9))
     assert clock.skew_seen_ms == 0
     assert clock.now() == (wall.ms, 0)
-    clock.observe((wall.ms + 3_600_000, 0))
+    clock.observe((wall.ms + 300_000, 0))
     assert clock.skew_seen_ms == 0
 
 

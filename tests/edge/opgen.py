@@ -246,6 +246,13 @@ def make_op(world: World, type_name: str, pick: int, obj_pick: int, n: int, tick
         "transfer.ship": lambda: _transfer(world, "ship", pick, obj_pick, n, tick),
         "transfer.arrive": lambda: _transfer(world, "arrive", pick, obj_pick, n, tick),
     }
+    if type_name == "device.fence":
+        # The district fences a community device's clock at a time among its latest stamps, covering the
+        # streams it has written (or its first op to come): some of its ops are then compared at the fence.
+        target = world.community_writers[pick % 3]
+        through = {scope: seq for scope, (seq, _) in target.heads.items()} or {_scope_of(target): 1}
+        data = {"max_wall": max(0, target.wall - n % 5), "through": through, "reason": "clock ahead"}
+        return world.add(d.emit("district", type_name, target.dev, data, tick))
     if type_name == "device.revoke":
         # A revocation from a seq the device has already passed would make acceptance depend on
         # arrival order (validation keeps what was accepted); revoke from the next seq instead.
@@ -285,6 +292,7 @@ MAKERS_FOR = frozenset(
         "booking.cancel",
         "device.enroll",
         "device.revoke",
+        "device.fence",
         "tech.lend",
         "transfer.request",
         "transfer.approve",

@@ -163,6 +163,11 @@ class Merge(RuleBasedStateMachine):
         self._queue(make_op(self.world, type_name, picks[0], obj, n, -1))
         self._queue(make_op(self.world, type_name, picks[1], obj, m, -1))
 
+    @rule(who=st.sampled_from(["a1", "a2", "b1"]), days=st.integers(1, 30))
+    def leap(self, who: str, days: int) -> None:
+        """A device's clock jumps days ahead (a bad RTC): its writes outrank everyone's until fenced."""
+        getattr(self.world, who).wall += days * 24 * 3_600_000
+
     @precondition(lambda self: self.revocations < 2)
     @rule(who=st.sampled_from(["a2", "b1"]), ahead=st.integers(0, 3))
     def revoke(self, who: str, ahead: int) -> None:
@@ -430,3 +435,25 @@ def test_honest_partitioned_devices_never_drive_stock_or_rights_below_zero(
                 s.close()
 
     run()
+
+
+def test_a_fenced_clock_loses_to_a_later_correct_write_whatever_arrives_first(tmp_path: Path) -> None:
+    """A device whose clock ran days ahead is fenced by the district: a correct device's later write wins
+    the field whether the fence arrives before the ops it caps or after them (then the views are rebuilt)."""
+    world = World()
+    world.a1.wall += 30 * 24 * 3_600_000  # a1's clock says a month ahead
+    ahead = world.add(world.a1.emit("a", "mode.set", "a", {"mode": "emergency", "reason": "flood"}))
+    later = world.add(world.a1.emit("a", "mode.set", "a", {"mode": "emergency", "reason": "flood, again"}))
+    fence = world.add(
+        world.district.emit(
+            "district", "device.fence", world.a1.dev, {"max_wall": world.a2.wall + 5, "through": {"a": 2}}
+        )
+    )
+    world.a2.wall += 10  # after the district saw them
+    normal = world.add(world.a2.emit("a", "mode.set", "a", {"mode": "normal", "reason": "over"}))
+    orders = [[fence, ahead, later, normal], [ahead, later, normal, fence], [ahead, normal, fence, later]]
+    assert _in_orders(world, tmp_path, orders, "SELECT mode, reason FROM modes") == [("normal", "over")]
+    # The fenced device's own later write still beats its earlier one, both compared at the fence.
+    orders = [[fence, ahead, later], [ahead, later, fence], [ahead, fence, later]]
+    (tmp_path / "own").mkdir()
+    assert _in_orders(world, tmp_path / "own", orders, "SELECT reason FROM modes") == [("flood, again",)]

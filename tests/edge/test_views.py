@@ -24,7 +24,7 @@ def conn(tmp_path: Path) -> Iterator:
 
 def op(wall: int, counter: int = 0, dev: str = "dev-a", hash_byte: int = 1) -> SimpleNamespace:
     """What the helpers read of an op: its HLC, device and hash."""
-    return SimpleNamespace(hlc=(wall, counter), dev=dev, hash=bytes([hash_byte]) * 32)
+    return SimpleNamespace(hlc=(wall, counter), dev=dev, scope="a", seq=1, hash=bytes([hash_byte]) * 32)
 
 
 def test_a_stamp_is_wall_counter_device_and_hash_and_json_is_compact_sorted_and_unescaped() -> None:

@@ -12,7 +12,9 @@ assignee and conflict flag, transfer step, counter values, LWW ``stamps``) fille
 
 The orders used throughout:
 
-- an LWW stamp is ``(wall_ms, counter, dev, op hash hex)``; the higher stamp wins a field;
+- an LWW stamp is ``(wall_ms, counter, dev, op hash hex)``; the higher stamp wins a field; an op of a
+  fenced device (``device.fence``) stamped beyond the lowest fence covering its stream and seq is
+  compared at ``(fence, wall << 32 | counter, dev, op hash hex)``, whatever order ops and fences came in;
 - the first stamp of a ticket stage or transfer step is the lowest ``(wall_ms, counter, dev)``;
 - the assignee is the live assign with the highest ``(wall_ms, counter, dev, op hash hex)``.
 """
@@ -45,6 +47,7 @@ class MOp:
     id: str  # the op hash, hex
     dev: str
     scope: str
+    seq: int
     wall: int
     counter: int
     actor: str | None
@@ -54,7 +57,7 @@ class MOp:
 
     @classmethod
     def of(cls, op: Op) -> MOp:
-        return cls(op.id, op.dev, op.scope, op.hlc[0], op.hlc[1], op.actor, op.type, op.obj, dict(op.data))
+        return cls(op.id, op.dev, op.scope, op.seq, op.hlc[0], op.hlc[1], op.actor, op.type, op.obj, dict(op.data))
 
     @property
     def stamp(self) -> Stamp:
@@ -224,6 +227,7 @@ COLUMNS: dict[str, dict[str, Any]] = {
     },
     "bookings": dict.fromkeys(("id", "scope", "facility", "slot", "household", "wall", "counter", "dev")),
     "booking_cancels": dict.fromkeys(("id", "scope")),
+    "clock_fences": dict.fromkeys(("op", "scope", "dev", "stream", "through_seq", "max_wall")),
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -249,6 +253,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "loans": ("id",),
     "bookings": ("id",),
     "booking_cancels": ("id", "scope"),
+    "clock_fences": ("op", "stream"),
 }
 
 
@@ -266,6 +271,8 @@ class Model:
         self.stamps: dict[tuple[str, Key], dict[str, Stamp]] = {}
         self.firsts: dict[tuple[str, Key], dict[str, Stamp]] = {}
         self.onces: dict[tuple[str, str, str], tuple[str, MOp, str, int, int]] = {}
+        # Every LWW write, kept so that the winner is decided under every fence of the set.
+        self.writes: dict[tuple[str, Key], dict[str, list[tuple[MOp, Any]]]] = {}
 
     # --- the building blocks -----------------------------------------------------------------
     def row(self, table: str, key: Row, scope: str | None = None) -> Row:
@@ -283,6 +290,9 @@ class Model:
     def lww(self, table: str, key: Row, fields: Row, op: MOp, scope: str | None = None) -> None:
         """Last writer wins per field: the value of the write with the highest stamp."""
         row = self.row(table, key, scope)
+        writes = self.writes.setdefault((table, tuple(key[c] for c in KEYS[table])), {})
+        for f, v in fields.items():
+            writes.setdefault(f, []).append((op, v))
         stamps = self.stamps.setdefault((table, tuple(key[c] for c in KEYS[table])), {})
         for f, v in fields.items():
             if f not in stamps or op.stamp > stamps[f]:
@@ -375,11 +385,29 @@ class Model:
             self.apply(op)
         return self
 
+    def compared(self, op: MOp) -> tuple[Any, ...]:
+        """The stamp ``op`` wins LWW fields by: its own, or capped at the lowest fence covering it."""
+        fences = [
+            f["max_wall"]
+            for f in self.rows["clock_fences"].values()
+            if f["dev"] == op.dev and f["stream"] == op.scope and f["through_seq"] >= op.seq and f["max_wall"] < op.wall
+        ]
+        if not fences:
+            return op.stamp
+        return (min(fences), (op.wall << 32) | min(op.counter, 2**32 - 1), op.dev, op.id)
+
     # --- the merged state --------------------------------------------------------------------
     def tables(self) -> dict[str, dict[Key, Row]]:
         """Every view table with its derived columns filled in."""
         out = {t: {k: dict(r) for k, r in rows.items()} for t, rows in self.rows.items()}
-        for (table, key), stamps in [*self.stamps.items(), *self.firsts.items()]:
+        for (table, key), writes in self.writes.items():
+            stamps = {}
+            for f, candidates in writes.items():
+                stamp, value = max((self.compared(op), value) for op, value in candidates)
+                out[table][key][f] = value
+                stamps[f] = list(stamp)
+            out[table][key]["stamps"] = stamps
+        for (table, key), stamps in self.firsts.items():
             held = out[table][key].get("stamps") or {}
             out[table][key]["stamps"] = {**held, **{f: list(s) for f, s in stamps.items()}}
         for (kind, scope, once), (key, op, holder, inc, dec) in self.onces.items():
@@ -670,6 +698,14 @@ def device_revoke(m: Model, op: MOp, d: dict[str, Any]) -> None:
     row = m.row("devices", {"dev": op.obj}, op.scope)
     if row["revoked_from_seq"] is None or d["from_seq"] < row["revoked_from_seq"]:
         row["revoked_from_seq"] = d["from_seq"]
+
+
+@rule("device.fence")
+def device_fence(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    """A clock fence: one row per fenced stream; LWW winners are decided under all of them (``compared``)."""
+    for stream, seq in d["through"].items():
+        row = m.row("clock_fences", {"op": op.id, "stream": stream})
+        row.update(scope=op.scope, dev=op.obj, through_seq=seq, max_wall=d["max_wall"])
 
 
 @rule("tech.lend")
