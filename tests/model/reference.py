@@ -407,6 +407,13 @@ class Model:
                 out[table][key][f] = value
                 stamps[f] = list(stamp)
             out[table][key]["stamps"] = stamps
+        # Stamps kept outside LWW fields (a ticket's close reason, by epoch then stamp).
+        for (table, key), stamps in self.stamps.items():
+            written = self.writes.get((table, key), {})
+            extra = {f: list(s) for f, s in stamps.items() if f not in written}
+            if extra:
+                held = out[table][key].get("stamps") or {}
+                out[table][key]["stamps"] = {**held, **extra}
         for (table, key), stamps in self.firsts.items():
             held = out[table][key].get("stamps") or {}
             out[table][key]["stamps"] = {**held, **{f: list(s) for f, s in stamps.items()}}
