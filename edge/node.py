@@ -139,7 +139,7 @@ class Node:
         for key, seq in self.store.heads().items():
             dev, scope = key.split("/")
             if dev == self.dev:
-                pending += seq - int(pushed.get(key, 0))
+                pending += max(0, seq - int(pushed.get(key, 0)))
         flags = self.conn.execute("SELECT dev, flag, detail FROM flags").fetchall()
         skew = [{"dev": d, "detail": t} for d, f, t in flags if f == "clock_skew"]
         return NodeStatus(

@@ -24,6 +24,7 @@ from edge.reads.log import (
     ledger_keys,
     max_index,
     ops_page,
+    stream_hashes,
     top_seq,
 )
 from edge.reads.open311 import CLOSED_STAGES, PublicTicket, public_ticket, public_tickets
@@ -59,5 +60,6 @@ __all__ = [
     "public_tickets",
     "stock_counts",
     "stock_everywhere",
+    "stream_hashes",
     "top_seq",
 ]
