@@ -242,7 +242,14 @@ def handle_sync(server: SyncServer, req: HttpRequest) -> PendingSync:
     }
     if hook.overspent:
         answer["quarantined"] = hook.overspent[0][1]
-    return PendingSync(answer, msg.tree_size or 0, msg.push)
+    tree_size = msg.tree_size or 0
+    mark = server.node.store.get("district_restore")
+    if isinstance(mark, dict) and msg.epoch < int(mark["epoch"]) and tree_size > int(mark["size"]):
+        # This kiosk verified a longer log than the restored one: prove the answer's checkpoint from the
+        # restored log's signed checkpoint instead (edge.audit.client accepts it once, and records it).
+        answer["restore_checkpoint"] = mark["checkpoint"]
+        tree_size = int(mark["size"])
+    return PendingSync(answer, tree_size, msg.push)
 
 
 def _behind_streams(conn: sqlite3.Connection, dev: str, mine: dict[str, int] | None) -> dict[str, int]:
@@ -259,9 +266,11 @@ def _behind_streams(conn: sqlite3.Connection, dev: str, mine: dict[str, int] | N
 
 
 def restore_mark(server: SyncServer) -> dict[str, int]:
-    """``{epoch, top, at}`` of the last ``linli-server restored`` (epoch 0: the district was never restored)."""
+    """``{epoch, top, size, at}`` of the last ``linli-server restored`` (epoch 0: never restored)."""
     mark = server.node.store.get("district_restore")
-    return {k: int(v) for k, v in mark.items()} if isinstance(mark, dict) else {"epoch": 0, "top": 0, "at": 0}
+    if not isinstance(mark, dict):
+        return {"epoch": 0, "top": 0, "size": 0, "at": 0}
+    return {k: int(v) for k, v in mark.items() if k != "checkpoint"}
 
 
 def _restored_cursor(server: SyncServer, cursor: int, epoch: int) -> int:

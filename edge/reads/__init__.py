@@ -11,8 +11,8 @@ Each function reads through the connection it is given (a write transaction or a
 
 from __future__ import annotations
 
-from edge.reads.availability import AVAILABILITY_SQL, ScopeStock, stock_everywhere
-from edge.reads.devices import DeviceRow, LatestOp, device, devices, flagged, latest_ops
+from edge.reads.availability import AVAILABILITY_SQL, ScopeStock, stock_everywhere, stranded_stock
+from edge.reads.devices import DeviceRow, LatestOp, device, devices, flagged, latest_ops, rights_held
 from edge.reads.log import (
     LedgerKey,
     LoggedOp,
@@ -58,8 +58,10 @@ __all__ = [
     "ops_page",
     "public_ticket",
     "public_tickets",
+    "rights_held",
     "stock_counts",
     "stock_everywhere",
+    "stranded_stock",
     "stream_hashes",
     "top_seq",
 ]

@@ -129,3 +129,61 @@ def test_a_push_the_district_cannot_place_is_answered_behind_and_not_as_equivoca
         assert district.node.conn.execute("SELECT COUNT(*) FROM evidence").fetchone()[0] == 0
     finally:
         kiosk.close()
+
+
+def test_a_district_restored_from_an_older_copy_converges_with_its_kiosks_without_an_equivocation(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Regression (issue 13, restore from backup): a restored district left kiosks with cursors past its
+    log (ops re-appended there were skipped), every kiosk raised an audit alarm, and the district's next
+    op was an equivocation of its own stream, which the kiosks held."""
+    from sync_server.cli import main as server_main
+
+    from .helpers import enrolled_node, make_district
+
+    path = tmp_path / "district"
+    server = make_district(path, clock=clock)
+    a = enrolled_node(server, tmp_path / "a", "a", clock=clock)
+    b = enrolled_node(server, tmp_path / "b", "a", clock=clock)
+    a.report("1-101", "water", "tap drips")
+    for node in (a, b):
+        sync_once(node, InProcessTransport(server))
+    copy = backup(path, tmp_path / "district-nightly.sqlite3")
+    lost_a = a.report("1-102", "water", "pipe burst")["id"]
+    server.node.post_notice("停水", "Water off", "明天", "Tomorrow", scope="district")
+    lost_b = b.report("1-103", "door", "lock broken")["id"]
+    for node in (a, b, a):
+        sync_once(node, InProcessTransport(server))
+    assert {lost_a, lost_b} <= held_ids(server)
+    server.close()
+    put_back(copy, path)
+    assert server_main(["restored", "--data", str(path)]) == 0
+    server = make_district(path, clock=clock)
+    try:
+        assert not {lost_a, lost_b} & held_ids(server)
+        fresh_b = [b.report("1-104", "lift", f"lift {i} stuck")["id"] for i in range(2)]
+        for node in (b, a, b, a):
+            report = sync_once(node, InProcessTransport(server))
+            assert report.caught_up
+        assert {lost_a, lost_b, *fresh_b} <= held_ids(server)
+        assert set(fresh_b) <= own_reports(a), "a kiosk skipped ops appended after the restore"
+        assert [n["title_en"] for n in server.node.notices()] == ["Water off"]  # sent back by the kiosks
+        # The district writes again on top of its own stream as the kiosks held it: no equivocation.
+        server.node.post_notice("通知", "Lift repaired", "好了", "Done", scope="district")
+        for node in (a, b):
+            sync_once(node, InProcessTransport(server))
+            assert node.status()["audit_alarm"] is None
+            assert len(node.store.get("audit_district_restores", [])) == 1
+            assert node.digest("a") == server.node.digest("a")
+            assert node.digest("district") == server.node.digest("district")
+            assert node.conn.execute("SELECT COUNT(*) FROM evidence").fetchone() == (0,)
+        assert server.node.conn.execute("SELECT COUNT(*) FROM evidence").fetchone() == (0,)
+        assert server.node.conn.execute("SELECT COUNT(*) FROM quarantine").fetchone() == (0,)
+        held = {bytes(h) for (h,) in server.node.conn.execute("SELECT hash FROM ops")}
+        for node in (a, b):
+            mine = {bytes(h) for (h,) in node.conn.execute("SELECT hash FROM ops")}
+            assert mine <= held, "an op a kiosk holds never reached the restored district"
+    finally:
+        a.close()
+        b.close()
+        server.close()
