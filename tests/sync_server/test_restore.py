@@ -187,3 +187,33 @@ def test_a_district_restored_from_an_older_copy_converges_with_its_kiosks_withou
         a.close()
         b.close()
         server.close()
+
+
+def test_a_restored_kiosk_does_not_reissue_a_stock_issue_its_lost_ops_had_spent_already(
+    tmp_path: Path, district: SyncServer, transport: InProcessTransport, make_node: Callable[..., Node], clock: Clock
+) -> None:
+    """The backup still shows rights that the lost ops had spent: re-issuing the post-restore issue would
+    overspend (and get the kiosk quarantined); it is listed for staff instead, and stock never goes
+    below zero anywhere."""
+    kiosk = make_node("k", "a")
+    kiosk.add_item("FUSE", "保险丝", "Fuse")
+    kiosk.receive("FUSE", 5)
+    sync_once(kiosk, transport)
+    copy = backup(kiosk, tmp_path / "copy.sqlite3")
+    kiosk.issue("FUSE", 4)
+    sync_once(kiosk, transport)
+    kiosk.close()
+    put_back(copy, tmp_path / "k")
+    kiosk = restored(tmp_path / "k", clock)
+    try:
+        kiosk.issue("FUSE", 3)  # the restored copy believes it still holds 5
+        ticket = kiosk.report("1-101", "water", "tap drips")["id"]
+        report = sync_once(kiosk, transport)
+        assert report.caught_up
+        dropped = kiosk.store.get("restore_dropped")
+        assert [d["type"] for d in dropped] == ["stock.issue"] and "rights" in dropped[0]["why"]
+        assert kiosk.stock()[0]["qty"] == 1 and district.node.stock("a")[0]["qty"] == 1
+        assert ticket in held_ids(district)
+        assert district.node.conn.execute("SELECT COUNT(*) FROM quarantine").fetchone() == (0,)
+    finally:
+        kiosk.close()
