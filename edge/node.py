@@ -139,7 +139,7 @@ class Node:
         for key, seq in self.store.heads().items():
             dev, scope = key.split("/")
             if dev == self.dev:
-                pending += seq - int(pushed.get(key, 0))
+                pending += max(0, seq - int(pushed.get(key, 0)))
         flags = self.conn.execute("SELECT dev, flag, detail FROM flags").fetchall()
         skew = [{"dev": d, "detail": t} for d, f, t in flags if f == "clock_skew"]
         return NodeStatus(
@@ -299,7 +299,7 @@ class Node:
     def move_stock_rights(
         self, sku: str, qty: int, to_dev: str, *, scope: str | None = None, actor: str | None = None
     ) -> StockLevel:
-        """Give ``qty`` of this device's stock rights to another device."""
+        """Give ``qty`` of this device's stock rights to another enrolled, unrevoked device of the community."""
         return stock.move_rights(self.ctx, sku, qty, to_dev, scope=scope, actor=actor)
 
     def stock(self, scope: str | None = None) -> list[StockLevel]:
@@ -315,6 +315,14 @@ class Node:
     ) -> Balance:
         """Spend points, within this device's rights (a balance never goes negative)."""
         return points.redeem(self.ctx, household, n, reward, pin=pin, actor=actor)
+
+    def rights_targets(self) -> list[dict[str, Any]]:
+        """The devices this one may move rights to: enrolled, unrevoked, of its community, not itself."""
+        return stock.rights_targets(self.conn, self.community, self.dev)
+
+    def move_points_rights(self, household: str, n: int, to_dev: str, *, actor: str | None = None) -> Balance:
+        """Give ``n`` of this device's points rights of a household to another device of the community."""
+        return points.move_rights(self.ctx, household, n, to_dev, actor=actor)
 
     def balance(self, household: str) -> Balance:
         """``{household, balance, spendable_here, history}``."""

@@ -1,7 +1,7 @@
 """``GET /v1/district/availability?sku=S``: the stock of one item in every community (``docs/sharing.md``).
 
 Authenticated like every non-public endpoint (``Linli-Sig``; any enrolled device, of any role, may
-ask). The answer ``{sku, communities: [{community, qty, reorder}]}`` comes from the district node's
+ask). The answer ``{sku, communities: [{community, qty, stranded, reorder}]}`` comes from the district node's
 views: every community with an enrolled device or ops held, and ``district`` for the district's own
 warehouse; its stock counter of ``sku`` (0 when it has none) and the reorder level that applies there
 (the community's own catalogue entry, else the district's). Quantities only: no ledger, no
@@ -19,7 +19,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from edge.reads import AVAILABILITY_SQL, stock_everywhere
+from edge.reads import AVAILABILITY_SQL, stock_everywhere, stranded_stock
 from sync_server.errors import BadRequest, NotFound
 from sync_server.http_types import HttpRequest
 
@@ -51,11 +51,27 @@ def parse_sku(query: str) -> str:
 
 
 def availability(conn: sqlite3.Connection, sku: str) -> dict[str, Any] | None:
-    """``{sku, communities: [{community, qty, reorder}]}``, or ``None`` when no scope knows ``sku``."""
+    """``{sku, communities: [{community, qty, stranded, reorder}]}``, or ``None`` when no scope knows ``sku``.
+
+    ``qty`` counts only units some unrevoked device may ship; ``stranded`` the units whose rights a
+    revoked device holds (not available until the district hands them on at the revocation).
+    """
     rows = stock_everywhere(conn, sku)
     if not any(r.known for r in rows):
         return None
-    return {"sku": sku, "communities": [{"community": r.scope, "qty": r.qty, "reorder": r.reorder} for r in rows]}
+    stranded = stranded_stock(conn, sku)
+    return {
+        "sku": sku,
+        "communities": [
+            {
+                "community": r.scope,
+                "qty": r.qty - stranded.get(r.scope, 0),
+                "stranded": stranded.get(r.scope, 0),
+                "reorder": r.reorder,
+            }
+            for r in rows
+        ],
+    }
 
 
 def handle_availability(server: SyncServer, req: HttpRequest, conn: sqlite3.Connection) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """``linli-server``: the district sync server's command line (``docs/server.md``).
 
-``init``, ``serve``, ``token``, ``key``, ``devices``, ``revoke``, ``report``, ``audit export``, ``witness add|list``
-(``sync_server.cli_audit``); every command takes ``--data DIR``
+``init``, ``serve``, ``token``, ``key``, ``devices``, ``revoke``, ``restored``, ``report``, ``audit export``,
+``witness add|list`` (``sync_server.cli_audit``); every command takes ``--data DIR``
 (default ``$LINLI_DATA``, then ``./linli-data``). Exit codes: 0 success, 1 refused, 2 usage error.
 """
 
@@ -19,7 +19,7 @@ from edge.audit.names import district_origin
 from edge.cli.output import echo
 from edge.errors import EdgeError, InputError
 from edge.node import Node, default_data_dir
-from sync_server.admin import list_devices, revoke
+from sync_server.admin import list_devices, mark_restored, revoke
 from sync_server.cli_audit import register as register_audit
 from sync_server.core import Limits, SyncServer
 from sync_server.enroll import ROLES, issue_token, parse_ttl
@@ -94,7 +94,16 @@ def cmd_devices(args: argparse.Namespace) -> Any:
 
 def cmd_revoke(args: argparse.Namespace) -> Any:
     with _district(args.data) as node:
-        return revoke(node, args.device, reason=args.reason, from_seq=args.from_seq)
+        return revoke(node, args.device, reason=args.reason, from_seq=args.from_seq, rights_to=args.rights_to)
+
+
+def cmd_restored(args: argparse.Namespace) -> Any:
+    server = SyncServer(args.data)  # catches the Merkle log up with the restored ops, signs a checkpoint
+    try:
+        record = server.audit.log.checkpoint()
+        return mark_restored(server.node, record.note, record.size)
+    finally:
+        server.close()
 
 
 def cmd_report(args: argparse.Namespace) -> Any:
@@ -204,7 +213,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("device", help="device id (see 'devices')")
     p.add_argument("--reason", default="", help="why (kept in the op)")
     p.add_argument("--from-seq", type=int, default=None, help="first seq refused (default: one past the last held)")
+    p.add_argument(
+        "--rights-to",
+        default=None,
+        metavar="DEVICE2",
+        help="hand the device's unspent stock and points rights to DEVICE2 of the same community",
+    )
     p.set_defaults(func=cmd_revoke)
+
+    p = sub.add_parser(
+        "restored",
+        parents=[common],
+        help="after the data folder was restored from a backup: let the kiosks bring it up to date",
+        description=(
+            "record that this data folder was restored from an older copy (run it with the server stopped, "
+            "before 'serve'): kiosks that synced since pull again from the end of the restored log and push "
+            "back what it lacks"
+        ),
+    )
+    p.set_defaults(func=cmd_restored)
 
     p = sub.add_parser(
         "report",

@@ -6,7 +6,11 @@ consistency proof from ``tree_size`` and an inclusion proof for every pushed op 
 a byte of the answer's ops is applied, ``verify_sync_answer`` checks the checkpoint's signature against the
 district key pinned at enrolment, the consistency proof from the trusted checkpoint, and the inclusion of
 every pushed op. On success the checkpoint becomes the trusted one and this node cosigns it (C2SP
-``cosignature/v1`` with its device key, name ``linli.<role>/<device id>``) for the next request. On failure
+``cosignature/v1`` with its device key, name ``linli.<role>/<device id>``) for the next request. A district
+restored from an older copy (``linli-server restored``) sends, once to each kiosk that verified a longer
+log, its signed checkpoint of the restored log; the kiosk then checks the answer from that checkpoint,
+moves its trust there and keeps a record (``audit_district_restores``) instead of stopping: the committee's
+witness, which saw the longer log, raises the one alarm staff resolve. On failure
 an alarm ``{code, reason, at, server, ...}`` is kept in ``meta`` (shown by ``status`` and the staff
 screens), ``AuditAlarm`` is raised, and every later answer is refused until staff clear the alarm.
 
@@ -61,6 +65,7 @@ TRUSTED_KEY = "audit_checkpoint"
 ORIGIN_KEY = "audit_origin"
 PENDING_KEY = "audit_cosignature"
 HISTORY_KEY = "audit_alarm_history"
+RESTORE_KEY = "audit_district_restores"
 MAX_PROOF = 128
 MAX_ANSWER_NOTE = 64 * 1024
 
@@ -172,6 +177,7 @@ def _check(
     inclusion_proofs: Sequence[object],
     pushed: Sequence[tuple[int, bytes]],
     pairing: _Failure | None = None,
+    restore: object = None,
 ) -> tuple[Checkpoint, Note]:
     if not isinstance(checkpoint_text, str) or not checkpoint_text:
         raise _Failure("no_checkpoint", "the answer carries no signed checkpoint")
@@ -196,6 +202,14 @@ def _check(
         ) from None
     old = Checkpoint.parse(parse_note(trusted_text).body) if trusted_text else None
     old_size, old_root = (old.size, old.root) if old else (0, EMPTY_ROOT)
+    if restore is not None:  # the district was restored from an older copy: prove from its restored log
+        try:
+            base = open_checkpoint(str(restore), district, origin)
+        except ProofError as exc:
+            raise _Failure("restore_signature", f"the restore checkpoint is not the district's: {exc}") from None
+        if base.size >= old_size:
+            raise _Failure("restore", f"a restore to size {base.size} does not shorten the {old_size} verified here")
+        old_size, old_root = base.size, base.root
     if new.size < old_size:
         raise _Failure(
             "rollback",
@@ -242,6 +256,7 @@ def verify_answer(
     sent_tree_size: int | None = None,
     server: str | None = None,
     _pairing: _Failure | None = None,
+    restore: str | None = None,
 ) -> str:
     """Check a sync answer's checkpoint and proofs; on success trust the checkpoint and cosign it.
 
@@ -273,7 +288,7 @@ def verify_answer(
         )
     try:
         new, own = _check(
-            store, key, trusted_text, checkpoint_text, consistency_proof, inclusion_proofs, pushed, _pairing
+            store, key, trusted_text, checkpoint_text, consistency_proof, inclusion_proofs, pushed, _pairing, restore
         )
     except _Failure as failure:
         raise _raise_alarm(store, failure, server, str(checkpoint_text), trusted_text) from None
@@ -287,6 +302,21 @@ def verify_answer(
         store.meta_set(conn, ORIGIN_KEY, new.origin)
         store.meta_set(conn, "audit_checkpoint_ms", now)
         store.meta_set(conn, PENDING_KEY, {"size": new.size, "line": line})
+        if restore is not None:
+            base = Checkpoint.parse(parse_note(restore).body)
+            notice = {
+                "code": "district_restored",
+                "reason": (
+                    "the district's log was restored from an older copy: this node had verified "
+                    f"{trusted.size if trusted else 0} ops, the restored log signed {base.size}; "
+                    "the ops after it are pushed back by the kiosks"
+                ),
+                "at": now,
+                "server": server,
+                "trusted": trusted_text,
+                "restore": restore,
+            }
+            store.meta_set(conn, RESTORE_KEY, (list(store.meta_get(conn, RESTORE_KEY, [])) + [notice])[-20:])
     return line
 
 
@@ -345,6 +375,9 @@ def verify_sync_answer(
                 break
             pairs.append((index, op.hash))
             proofs.append(proof)
+    restore = answer.get("restore_checkpoint")
+    epoch = answer.get("epoch", 0)
+    fresh = isinstance(epoch, int) and epoch > int(store.get("district_epoch", 0) or 0)
     return verify_answer(
         store,
         answer.get("checkpoint"),
@@ -354,6 +387,7 @@ def verify_sync_answer(
         sent_tree_size=sent_tree_size,
         server=server,
         _pairing=failure,
+        restore=restore if fresh and isinstance(restore, str) and restore else None,
     )
 
 

@@ -187,6 +187,8 @@ def run_witness(
     state = _state(d, key, district_key, name)
     if state.get("alarm") and clear:
         state["cleared"] = ([*state.get("cleared", []), {"alarm": state["alarm"], "at": now_ms}])[-50:]
+        if state["alarm"].get("code") in ("rollback", "consistency"):
+            state["checkpoint"] = None  # the committee accepted the district's new log (a restore): trust it anew
         state["alarm"] = None
         _save(d, state)
     if state.get("alarm"):

@@ -120,6 +120,8 @@ HANDLERS: dict[str, Handler] = {
     "points award": lambda a, n: n.award(a.household, a.n, a.reason, actor=a.actor),
     "points redeem": lambda a, n: n.redeem(a.household, a.n, a.reward, pin=a.pin, actor=a.actor),
     "points balance": lambda a, n: n.balance(a.household),
+    "points move-rights": lambda a, n: n.move_points_rights(a.household, a.n, a.to, actor=a.actor),
+    "stock move-rights": lambda a, n: n.move_stock_rights(a.sku, a.qty, a.to, actor=a.actor),
     "household add": lambda a, n: n.add_household(
         a.unit, vulnerable=a.vulnerable, pin=a.pin, name=a.name, phone=a.phone, actor=a.actor
     ),
@@ -206,6 +208,16 @@ def _stock_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--ticket", metavar="CODE", help="the ticket the part is used on")
     p.add_argument("--reason", default="", help="why")
     leaf(s, "list", "stock levels and this device's rights", common, HANDLERS["stock list"], columns=_STOCK_COLS)
+    p = leaf(
+        s,
+        "move-rights",
+        "give this device's rights to a sku to another device of the community",
+        common,
+        HANDLERS["stock move-rights"],
+    )
+    p.add_argument("sku", metavar="SKU")
+    p.add_argument("qty", type=count, metavar="QTY")
+    p.add_argument("--to", required=True, metavar="DEVICE", help="an enrolled, unrevoked device of this community")
 
 
 def _people_commands(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -221,6 +233,16 @@ def _people_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--pin", help="the household's PIN, checked when given")
     p = leaf(pts, "balance", "a household's balance and history", common, HANDLERS["points balance"])
     p.add_argument("household", metavar="HOUSEHOLD")
+    p = leaf(
+        pts,
+        "move-rights",
+        "give this device's rights to a household's points to another device",
+        common,
+        HANDLERS["points move-rights"],
+    )
+    p.add_argument("household", metavar="HOUSEHOLD")
+    p.add_argument("n", type=count, metavar="N")
+    p.add_argument("--to", required=True, metavar="DEVICE", help="an enrolled, unrevoked device of this community")
 
     hh = group(sub, "household", "households (by unit)")
     p = leaf(hh, "add", "register a household", common, HANDLERS["household add"])

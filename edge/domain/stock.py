@@ -118,6 +118,13 @@ class StockRights(Payload):
     to: EntityId
 
 
+class StockReclaim(Payload):
+    sku: Sku
+    qty: Qty
+    holder: EntityId
+    to: EntityId
+
+
 @register("item.add", ItemAdd)
 def _item_add(conn: sqlite3.Connection, op: Op, p: ItemAdd) -> None:
     fields: dict[str, Any] = p.model_dump(exclude={"sku"})
@@ -216,6 +223,18 @@ def _issue(conn: sqlite3.Connection, op: Op, p: StockIssue) -> None:
 def _rights(conn: sqlite3.Connection, op: Op, p: StockRights) -> None:
     add_counter(conn, "stock", op.scope, p.sku, op.dev, to=p.to, move=p.qty)
     ledger(conn, op, "stock", p.sku, "rights", 0, peer=p.to, reason=f"{p.qty} rights")
+
+
+@register("stock.reclaim", StockReclaim, district_only=True)
+def _reclaim(conn: sqlite3.Connection, op: Op, p: StockReclaim) -> None:
+    """The district moves a revoked device's rights (as of its revocation cut) to another device.
+
+    Only the district writes it (``linli-server revoke --rights-to``), in the same transaction as the
+    revocation, for exactly the rights the holder had left: the holder's later ops are refused
+    everywhere, so those rights can never be spent twice (``docs/design.md`` §5, no stranded rights).
+    """
+    add_counter(conn, "stock", op.scope, p.sku, p.holder, to=p.to, move=p.qty)
+    ledger(conn, op, "stock", p.sku, "rights", 0, peer=p.to, reason=f"{p.qty} rights of revoked device {p.holder}")
 
 
 # --- queries ----------------------------------------------------------------------------------
@@ -324,7 +343,16 @@ def ration_share(conn: sqlite3.Connection, community: str, dev: str, ration: int
     return ration // k + (1 if devs.index(dev) < ration % k else 0), k
 
 
-__all__ += ["StockReceive", "StockRights", "issued_today", "ledger", "ration_share"]
+__all__ += [
+    "StockReceive",
+    "StockReclaim",
+    "StockRights",
+    "check_rights_target",
+    "issued_today",
+    "ledger",
+    "ration_share",
+    "rights_targets",
+]
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -475,17 +503,50 @@ def issue(
     return level(ctx, sku, ctx.community)
 
 
+def check_rights_target(conn: sqlite3.Connection, community: str, to_dev: str, holder: str) -> None:
+    """Rights go only to an enrolled, unrevoked device of ``community`` other than ``holder``.
+
+    A move to a typo, another community's device or a revoked device would strand the rights: nobody
+    could ever spend them (``docs/design.md`` §5, no stranded rights).
+
+    Raises:
+        UnknownEntity: no enrolled device ``to_dev``. ScopeForbidden: another community's device, or a
+        revoked one. InputError: the holder itself.
+    """
+    if to_dev == holder:
+        raise InputError(f"device {to_dev} already holds these rights")
+    row = conn.execute("SELECT community, revoked_from_seq FROM devices WHERE dev=?", (to_dev,)).fetchone()
+    if row is None or not row[0]:
+        raise UnknownEntity(f"no enrolled device {to_dev!r}: rights can only go to a device of community {community}")
+    if row[0] != community:
+        raise ScopeForbidden(f"device {to_dev} belongs to community {row[0]!r}, not {community!r}: rights stay in it")
+    if row[1] is not None:
+        raise ScopeForbidden(f"device {to_dev} is revoked (from seq {row[1]}): rights moved to it could never be spent")
+
+
+def rights_targets(conn: sqlite3.Connection, community: str, holder: str) -> list[dict[str, Any]]:
+    """``[{dev, role, name}]`` of the devices ``holder`` may move rights to (``check_rights_target``)."""
+    rows = conn.execute(
+        "SELECT dev, role, name FROM devices WHERE community=? AND revoked_from_seq IS NULL AND dev != ? "
+        "ORDER BY name, dev",
+        (community, holder),
+    )
+    return [{"dev": str(d), "role": str(r), "name": str(n)} for d, r, n in rows]
+
+
 def move_rights(
     ctx: Context, sku: str, qty: int, to_dev: str, *, scope: str | None = None, actor: str | None = None
 ) -> StockLevel:
-    """Give ``qty`` of this device's stock rights to another device.
+    """Give ``qty`` of this device's stock rights to another device of the community.
 
     Raises:
-        InsufficientRights: this device holds fewer rights than ``qty``.
+        InsufficientRights: this device holds fewer rights than ``qty``. UnknownEntity, ScopeForbidden,
+        InputError: the target is not an enrolled, unrevoked device of the community (``check_rights_target``).
     """
     target = ctx.home(scope)
     qty = inputs.qty(qty)
     with ctx.store.tx() as tx:
+        check_rights_target(tx.conn, target, to_dev, ctx.dev)
         held = rights(tx.conn, "stock", target, sku, ctx.dev)
         if qty > held:
             raise InsufficientRights(f"cannot move {qty} rights of {sku}: this device holds {held}")

@@ -11,8 +11,8 @@ Each function reads through the connection it is given (a write transaction or a
 
 from __future__ import annotations
 
-from edge.reads.availability import AVAILABILITY_SQL, ScopeStock, stock_everywhere
-from edge.reads.devices import DeviceRow, LatestOp, device, devices, flagged, latest_ops
+from edge.reads.availability import AVAILABILITY_SQL, ScopeStock, stock_everywhere, stranded_stock
+from edge.reads.devices import DeviceRow, LatestOp, device, devices, flagged, latest_ops, rights_held
 from edge.reads.log import (
     LedgerKey,
     LoggedOp,
@@ -24,6 +24,7 @@ from edge.reads.log import (
     ledger_keys,
     max_index,
     ops_page,
+    stream_hashes,
     top_seq,
 )
 from edge.reads.open311 import CLOSED_STAGES, PublicTicket, public_ticket, public_tickets
@@ -68,7 +69,10 @@ __all__ = [
     "public_ticket",
     "public_tickets",
     "repeated_steps",
+    "rights_held",
     "stock_counts",
     "stock_everywhere",
+    "stranded_stock",
+    "stream_hashes",
     "top_seq",
 ]

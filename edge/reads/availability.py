@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-__all__ = ["AVAILABILITY_SQL", "ScopeStock", "stock_everywhere"]
+__all__ = ["AVAILABILITY_SQL", "ScopeStock", "stock_everywhere", "stranded_stock"]
 
 AVAILABILITY_SQL = """
 WITH sc AS (SELECT scope FROM streams UNION SELECT community FROM devices)
@@ -38,3 +38,15 @@ def stock_everywhere(conn: sqlite3.Connection, sku: str) -> list[ScopeStock]:
     """Every scope (a stream's or an enrolled device's community) with its stock of ``sku``, by scope."""
     rows = conn.execute(AVAILABILITY_SQL, {"sku": sku}).fetchall()
     return [ScopeStock(str(s), int(q), int(r), bool(k)) for s, q, r, k in rows]
+
+
+def stranded_stock(conn: sqlite3.Connection, sku: str) -> dict[str, int]:
+    """``{scope: units}`` of ``sku`` whose rights a revoked device holds: nobody can ship them until the
+    district hands them on (``linli-server revoke DEVICE --rights-to DEVICE2``)."""
+    rows = conn.execute(
+        "SELECT r.scope, SUM(r.inc + r.moved_in - r.moved_out - r.dec) FROM counter_rights r "
+        "JOIN devices d ON d.dev = r.dev WHERE r.kind = 'stock' AND r.key = ? AND d.revoked_from_seq IS NOT NULL "
+        "AND r.inc + r.moved_in - r.moved_out - r.dec > 0 GROUP BY r.scope",
+        (sku,),
+    )
+    return {str(s): int(n) for s, n in rows}

@@ -6,7 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DeviceRow", "LatestOp", "device", "devices", "flagged", "latest_ops"]
+__all__ = ["DeviceRow", "LatestOp", "device", "devices", "flagged", "latest_ops", "rights_held"]
 
 _COLS = "dev, community, role, name, pubkey, revoked_from_seq"
 
@@ -70,3 +70,13 @@ def latest_ops(conn: sqlite3.Connection) -> dict[str, LatestOp]:
         if held is None or int(received) > held.received_ms:
             latest[str(dev)] = LatestOp(int(wall), int(received))
     return latest
+
+
+def rights_held(conn: sqlite3.Connection, dev: str) -> list[tuple[str, str, str, int]]:
+    """``(kind, scope, key, rights)`` of every counter on which ``dev`` holds rights above zero."""
+    rows = conn.execute(
+        "SELECT kind, scope, key, inc + moved_in - moved_out - dec FROM counter_rights "
+        "WHERE dev=? AND inc + moved_in - moved_out - dec > 0 ORDER BY kind, scope, key",
+        (dev,),
+    )
+    return [(str(k), str(s), str(key), int(n)) for k, s, key, n in rows]

@@ -79,6 +79,14 @@ def device_heads(conn: sqlite3.Connection, dev: str) -> dict[str, int]:
     return {str(s): int(n) for s, n in conn.execute("SELECT scope, head_seq FROM streams WHERE dev=?", (dev,))}
 
 
+def stream_hashes(conn: sqlite3.Connection, dev: str, scope: str, after: int, limit: int) -> list[bytes]:
+    """The op hashes of stream ``(dev, scope)`` after seq ``after``, in seq order, at most ``limit``."""
+    rows = conn.execute(
+        "SELECT hash FROM ops WHERE dev=? AND scope=? AND seq>? ORDER BY seq LIMIT ?", (dev, scope, after, limit)
+    )
+    return [bytes(r[0]) for r in rows]
+
+
 def heads_by_device(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
     """``{dev: {scope: head seq}}`` of every stream held."""
     out: dict[str, dict[str, int]] = {}

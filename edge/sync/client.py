@@ -39,6 +39,7 @@ from edge.errors import (
 )
 from edge.store.db import write_tx
 from edge.store.log import MAX_CLOCK_OFFSET_MS
+from edge.sync import recover
 from edge.sync.protocol import (
     CONTENT_TYPE,
     ENROLL_PATH,
@@ -86,6 +87,7 @@ class Outgoing:
     cursor: int
     push: list[bytes] = field(default_factory=list)
     tree_size: int = 0
+    mine: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -150,25 +152,38 @@ class SyncClient:
         }
 
     def outbox(self) -> list[bytes]:
-        """This device's ops the server lacks, in local log order, up to the first blocked one."""
-        pushed: dict[str, int] = self.store.get("pushed", {})
+        """This device's ops the server lacks, in local log order, up to the first blocked one.
+
+        Nothing while it pulls its own ops back after a restore (``edge.sync.recover``). After the district
+        was restored from an older copy, the district's own ops it lacks (``relay_heads``) go too: only
+        the kiosks hold them now, and the district checks its own signature on each.
+        """
+        if recover.recovering(self.store):
+            return []
+        pushed: dict[str, int] = dict(self.store.get("pushed", {}))
         blocked: dict[str, int] = {k: v["seq"] for k, v in self.store.get("sync_blocked", {}).items()}
         me = self.node.dev
-        rows: list[tuple[int, str, int, bytes]] = []
+        senders = {me}
+        district = self.store.get_district_dev()
+        if int(self.store.get("district_epoch", 0)) and district and district != me:
+            senders.add(district)
+            relay: dict[str, int] = self.store.get("relay_heads", {})
+            pushed.update({f"{district}/{scope}": int(relay.get(scope, 0)) for scope in self.node.scopes})
+        rows: list[tuple[int, str, str, int, bytes]] = []
         for key, head in self.store.heads().items():
             dev, scope = key.split("/")
-            if dev != me or head <= pushed.get(key, 0):
+            if dev not in senders or head <= pushed.get(key, 0):
                 continue
             for idx, seq, raw in self.store.conn.execute(
                 "SELECT idx, seq, raw FROM ops WHERE dev=? AND scope=? AND seq>? ORDER BY seq LIMIT ?",
-                (me, scope, pushed.get(key, 0), self.push_batch),
+                (dev, scope, pushed.get(key, 0), self.push_batch),
             ):
-                rows.append((int(idx), scope, int(seq), bytes(raw)))
+                rows.append((int(idx), dev, scope, int(seq), bytes(raw)))
         rows.sort()
         out: list[bytes] = []
         size = 0
-        for _, scope, seq, raw in rows:
-            stop = blocked.get(f"{me}/{scope}")
+        for _, dev, scope, seq, raw in rows:
+            stop = blocked.get(f"{dev}/{scope}")
             if stop is not None and seq >= stop:
                 break
             if len(out) >= self.push_batch or (out and size + len(raw) > self.max_push_bytes):
@@ -194,8 +209,21 @@ class SyncClient:
         push = self.outbox()
         cursor = int(self.store.get("cursor", 0))
         audit = request_fields(self.store)
-        body = pack({"cursor": cursor, "push": push, "limit": self.limit, "clock_offset_ms": self.offset_ms, **audit})
-        return Outgoing(body, len(push), cursor, push, int(audit["tree_size"]))
+        me = self.node.dev + "/"
+        # What this device believes the server holds of its streams: a server that holds more (this
+        # device was restored from an older copy) applies none of the push and returns its own ops.
+        mine = {k[len(me) :]: int(v) for k, v in self.store.get("pushed", {}).items() if k.startswith(me)}
+        fields = {
+            "cursor": cursor,
+            "push": push,
+            "limit": self.limit,
+            "mine": mine,
+            "own": recover.recovering(self.store),
+            "epoch": int(self.store.get("district_epoch", 0)),
+            "clock_offset_ms": self.offset_ms,
+            **audit,
+        }
+        return Outgoing(pack(fields), len(push), cursor, push, int(audit["tree_size"]), mine)
 
     def observe_time(self, server_ms: int, sent_ms: int, got_ms: int) -> int:
         """How far this node's (corrected) wall clock is behind the server's at the midpoint of a round
@@ -241,7 +269,9 @@ class SyncClient:
 
     def _block(self, conn: Any, rejected: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Record rejections of this device's ops (but ``gap`` and ``skipped``: the next heads repair them)."""
-        mine = [r for r in rejected if r.get("dev") == self.node.dev and r.get("code") not in ("gap", "skipped")]
+        mine = [
+            r for r in rejected if r.get("dev") == self.node.dev and r.get("code") not in ("gap", "skipped", "behind")
+        ]
         if mine:
             blocked: dict[str, dict[str, Any]] = self.store.meta_get(conn, "sync_blocked", {})
             for r in mine:
@@ -277,22 +307,29 @@ class SyncClient:
             with write_tx(conn):
                 # The verified answer's time corrects the clock before its ops are observed by it.
                 self._time_meta(conn, offset)
+                # Restored from an older copy: set its unacknowledged own ops aside (edge.sync.recover).
+                recover.stash(self.store, conn, answer.behind, out.mine, answer.behind_hashes)
                 result = self.store.apply_remote_in(conn, answer.ops, accept_scopes=scopes)
                 if result.rejected:
                     raise _Redo
                 self._commit_meta(conn, answer, answer.cursor, offset)
         except _Redo:
-            return self._receive_slowly(answer, offset)
+            return self._receive_slowly(answer, offset, out)
         return answer, len(answer.ops)
 
     def _commit_meta(self, conn: Any, answer: SyncAnswer, cursor: int, offset: int) -> None:
         me = self.node.dev + "/"
         self.store.meta_set(conn, "cursor", cursor)
         self.store.meta_set(conn, "pushed", {k: v for k, v in answer.heads.items() if k.startswith(me)})
+        self.store.meta_set(conn, "district_epoch", answer.epoch)
+        self.store.meta_set(conn, "relay_heads", answer.relay_heads)
         self._time_meta(conn, offset)
         self._block(conn, [r.model_dump() for r in answer.rejected])
+        recover.pulled(self.store, conn)
+        if cursor == answer.cursor and not answer.more:  # every own op of the district is held now
+            recover.finish(self.store, conn, {k[len(me) :]: v for k, v in answer.heads.items() if k.startswith(me)})
 
-    def _receive_slowly(self, answer: SyncAnswer, offset: int) -> tuple[SyncAnswer, int]:
+    def _receive_slowly(self, answer: SyncAnswer, offset: int, out: Outgoing) -> tuple[SyncAnswer, int]:
         """A pulled op was rejected: undo the page, then apply it up to that op and stop there.
 
         The cursor stays before the rejected op, so nothing that may depend on it is applied, and the
@@ -304,6 +341,7 @@ class SyncClient:
         applied = 0
         with write_tx(conn):
             self._time_meta(conn, offset)
+            recover.stash(self.store, conn, answer.behind, out.mine, answer.behind_hashes)
             for raw in answer.ops:
                 res = self.store.apply_remote_in(conn, [raw], accept_scopes=scopes)
                 if res.rejected:
@@ -373,7 +411,7 @@ def sync_once(
             report.pushed += out.pushed
             report.accepted += len(answer.accepted)
             report.pulled += pulled
-            if not answer.more and not client.outbox():
+            if not answer.more and not client.outbox() and not recover.recovering(node.store):
                 report.caught_up = True
                 break
             stalls = stalls + 1 if out.pushed and not pulled and client.outbox_key() == before else 0

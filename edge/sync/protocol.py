@@ -143,6 +143,10 @@ class SyncAnswer(_Msg):
     accepted: list[int]
     rejected: list[Rejection]
     server_time_ms: int
+    behind: dict[str, int] = Field(default_factory=dict)  # own streams the server holds more of (a restore)
+    behind_hashes: dict[str, list[bytes]] = Field(default_factory=dict)  # their op hashes, from the device's belief
+    epoch: int = Field(default=0, ge=0)  # how often the district was restored from an older copy
+    relay_heads: dict[str, int] = Field(default_factory=dict)  # the district's own heads, after a restore
 
 
 class EnrollAnswer(_Msg):

@@ -240,6 +240,12 @@ def make_op(world: World, type_name: str, pick: int, obj_pick: int, n: int, tick
         "tech.lend": lambda: d.emit(
             "district", type_name, f"district-{TECHS[obj_pick % 2]}", {"to": "a", "until_ms": BASE_MS + n}, tick
         ),
+        "stock.reclaim": lambda: d.emit(
+            "a", type_name, sku, {"sku": sku, "qty": 1 + n % 3, "holder": world.a1.dev, "to": world.a2.dev}, tick
+        ),
+        "points.reclaim": lambda: d.emit(
+            "a", type_name, hh, {"household": hh, "n": 1 + n % 3, "holder": world.a2.dev, "to": world.a1.dev}, tick
+        ),
         "transfer.request": lambda: _transfer(world, "request", pick, obj_pick, n, tick),
         "transfer.approve": lambda: _transfer(world, "approve", pick, obj_pick, n, tick),
         "transfer.decline": lambda: _transfer(world, "decline", pick, obj_pick, n, tick),
@@ -294,6 +300,8 @@ MAKERS_FOR = frozenset(
         "device.revoke",
         "device.fence",
         "tech.lend",
+        "stock.reclaim",
+        "points.reclaim",
         "transfer.request",
         "transfer.approve",
         "transfer.decline",

@@ -217,6 +217,7 @@ def test_stock_rights_move_between_kiosks_and_bound_what_each_may_issue(tmp_path
     k2 = make_community(tmp_path, district, "a", "k2")
     k1.add_item("FUSE", "保险丝", "Fuse")
     k1.receive("FUSE", 10)
+    relay(district, k1)  # k1 learns k2's enrolment: rights go only to devices it knows of its community
     k1.move_stock_rights("FUSE", 4, k2.dev)
     with pytest.raises(InsufficientRights, match="this device holds 6"):
         k1.move_stock_rights("FUSE", 7, k2.dev)

@@ -164,7 +164,8 @@ def test_b_asks_a_for_20_bottles_while_a_is_offline_and_stock_ends_consistent(wo
     assert {r["community"]: r["qty"] for r in got["communities"]} == {"a": 30, "b": 20, "c": 0, "district": 0}
     status, raw = get_availability(world, world["c"], "WATER")
     assert status == 200 and set(raw) == {"sku", "communities", "server_time_ms"}
-    assert all(set(r) == {"community", "qty", "reorder"} for r in raw["communities"])
+    assert all(set(r) == {"community", "qty", "stranded", "reorder"} for r in raw["communities"])
+    assert {r["stranded"] for r in raw["communities"]} == {0}  # no revoked device holds rights
     assert {r["reorder"] for r in raw["communities"]} == {10}
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from crdt.op import Op
@@ -593,6 +593,13 @@ def stock_rights(m: Model, op: MOp, d: dict[str, Any]) -> None:
     m.ledger(op, "stock", d["sku"], "rights", 0, peer=d["to"], reason=f"{d['qty']} rights")
 
 
+@rule("stock.reclaim")
+def stock_reclaim(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.counter("stock", replace(op, dev=d["holder"]), d["sku"], to=d["to"], move=d["qty"])
+    reason = f"{d['qty']} rights of revoked device {d['holder']}"
+    m.ledger(op, "stock", d["sku"], "rights", 0, peer=d["to"], reason=reason)
+
+
 @rule("points.award")
 def points_award(m: Model, op: MOp, d: dict[str, Any]) -> None:
     m.counter("points", op, d["household"], inc=d["n"])
@@ -609,6 +616,13 @@ def points_redeem(m: Model, op: MOp, d: dict[str, Any]) -> None:
 def points_rights(m: Model, op: MOp, d: dict[str, Any]) -> None:
     m.counter("points", op, d["household"], to=d["to"], move=d["n"])
     m.ledger(op, "points", d["household"], "rights", 0, peer=d["to"], reason=f"{d['n']} rights")
+
+
+@rule("points.reclaim")
+def points_reclaim(m: Model, op: MOp, d: dict[str, Any]) -> None:
+    m.counter("points", replace(op, dev=d["holder"]), d["household"], to=d["to"], move=d["n"])
+    reason = f"{d['n']} rights of revoked device {d['holder']}"
+    m.ledger(op, "points", d["household"], "rights", 0, peer=d["to"], reason=reason)
 
 
 @rule("household.add")

@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from crdt.op import ZERO_HASH, decode_op, sign_op
 from edge.node import Node
+from edge.store.views import counter_value
 from edge.sync import SyncAnswer, sync_once
 from sync_server.admin import list_devices, revoke
 from sync_server.core import HttpRequest, InProcessTransport, SyncServer
@@ -82,9 +83,12 @@ def test_a_kiosk_pulls_its_community_and_the_district_but_never_another_communit
     assert all(decode_op(r).dev != a.dev for r in raw["ops"])
 
 
-def test_spending_rights_a_device_does_not_have_quarantines_it(
+def test_spending_rights_a_device_does_not_have_is_refused_per_op_and_quarantines_it(
     district: SyncServer, transport: InProcessTransport, make_node: Callable[..., Node]
 ) -> None:
+    """Regression (issue 13): the server-side counter check used to keep the overspending op (a negative
+    counter at the district, which the simulation's check turned into retried HTTP 500s); now the op is
+    refused as ``overspent`` in a 200 answer, the counter stays whole, and the device is quarantined."""
     node = make_node("k", "a")
     node.add_household("1-101")
     node.award("1-101", 5, "help")
@@ -101,8 +105,25 @@ def test_spending_rights_a_device_does_not_have_quarantines_it(
         obj="1-101",
         data={"household": "1-101", "n": 50, "reward": "a fridge"},
     )
-    got = answer(district.handle(signed(node, sync_body([overspend.raw]))))
-    assert len(got["accepted"]) == 1 and "rights -45" in got["quarantined"]
+    later = sign_op(
+        node.store.ident.key,
+        scope="a",
+        seq=row[0] + 2,
+        prev=overspend.hash,
+        hlc=(node.store.wall(), 100),
+        actor=None,
+        type="points.award",
+        obj="1-101",
+        data={"household": "1-101", "n": 1, "reason": "after"},
+    )
+    resp = district.handle(signed(node, sync_body([overspend.raw, later.raw])))
+    got = answer(resp)
+    assert resp.status == 200 and got["accepted"] == [] and "rights -45" in got["quarantined"]
+    assert [(r["seq"], r["code"]) for r in got["rejected"]] == [(row[0] + 1, "overspent"), (row[0] + 2, "skipped")]
+    assert counter_value(district.node.conn, "points", "a", "1-101") == 5
+    assert district.node.conn.execute("SELECT COUNT(*) FROM ops WHERE hash=?", (overspend.hash,)).fetchone() == (0,)
+    reason = district.node.conn.execute("SELECT reason, op_hash FROM quarantine WHERE dev=?", (node.dev,)).fetchone()
+    assert reason == ("overspent", overspend.hash)
     flags = district.node.conn.execute("SELECT flag FROM flags WHERE dev=?", (node.dev,)).fetchall()
     assert ("quarantine",) in flags
     assert [d["quarantined"] for d in list_devices(district.node) if d["device"] == node.dev][0]
