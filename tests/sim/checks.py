@@ -1,8 +1,8 @@
 """End-of-run checks of one replica, each returning what it found wrong (an empty list: it holds).
 
 - ``conservation``: every stock and points counter equals its receipts (awards) minus its issues
-  (redemptions) in the replica's own op log; the rights of all devices add up to the counter
-  (moves of rights net to zero); nothing is negative.
+  (redemptions) in the replica's own op log, a lifecycle step counted once whoever wrote it; the
+  rights of all devices add up to the counter (moves of rights net to zero); nothing is negative.
 - ``lifecycles_once``: every lifecycle step with a numeric effect took effect exactly once: a transfer
   issued its quantity once from the holder if it shipped (never if not) and received it once into
   the receiver if it arrived; a tool loan took one tool out and, once returned, put exactly one back.
@@ -31,10 +31,28 @@ _LEDGER = {
 
 
 def _ledger_ops(conn: sqlite3.Connection) -> list[tuple[str, str, dict[str, Any]]]:
-    """``(type, scope, data)`` of every counter op held."""
+    """``(type, scope, data)`` of every counter op that takes effect.
+
+    An op carrying a lifecycle key (``once``: the ship or arrival of a transfer, the lending or return
+    of a tool) takes effect only if it is the lowest ``(wall, counter, dev, op id)`` of its scope with
+    that key, however many devices wrote the step; the others are left out here.
+    """
     marks = ",".join("?" for _ in _LEDGER)
     rows = conn.execute(f"SELECT type, scope, raw FROM ops WHERE type IN ({marks}) ORDER BY idx", tuple(_LEDGER))
-    return [(str(t), str(s), dict(decode_op(bytes(r)).data)) for t, s, r in rows]
+    counted: list[tuple[str, str, dict[str, Any]]] = []
+    first: dict[tuple[str, str, str], tuple[tuple[int, int, str, str], tuple[str, str, dict[str, Any]]]] = {}
+    for t, s, r in rows:
+        op = decode_op(bytes(r))
+        item = (str(t), str(s), dict(op.data))
+        once = op.data.get("once")
+        if once is None:
+            counted.append(item)
+            continue
+        rank = (op.hlc[0], op.hlc[1], op.dev, op.id)
+        slot = (_LEDGER[item[0]][0], item[1], str(once))
+        if slot not in first or rank < first[slot][0]:
+            first[slot] = (rank, item)
+    return counted + [item for _, item in first.values()]
 
 
 def conservation(node: Node) -> list[str]:

@@ -174,6 +174,7 @@ class World:
         self.server = make_district(root / "district", clock=self.clock, limits=Limits(rate_per_s=1e9, burst=1e9))
         self.net = Network(self.server, random.Random(seed * 7919 + 1), Faults(), self.record)
         self.causes: dict[bytes, Heads] = {}
+        self.authors: dict[bytes, str] = {}  # op hash -> the device that wrote it
         self.nodes: list[Node] = []
         self.links: dict[str, LinkTransport] = {}
         self.errors: Counter[str] = Counter()
@@ -318,6 +319,8 @@ class World:
         missing (the replica is named in the detail)."""
         cause = self.causes.get(op.hash)
         if cause is None:
+            cause = self._written_outside_an_action(op)
+        if cause is None:
             self.record.add("unwritten_op", op.dev, f"{node.dev} applied op {op.where()} that no node wrote")
             return
         heads = {(d, s): n for d, s, n in conn.execute("SELECT dev, scope, head_seq FROM streams")}
@@ -330,6 +333,26 @@ class World:
                     f"{dev}/{scope}#{seq} (holds #{heads.get((dev, scope), 0)})",
                 )
                 return
+
+    def _written_outside_an_action(self, op: Op) -> Heads | None:
+        """The causal past of an op its device wrote outside an action (a kiosk restored from a copy
+        re-issues, during a sync, what it wrote since: ``edge.sync.recover``): everything the writer's
+        log held before it. ``None``: no simulated device holds it as its own."""
+        for writer in self.nodes:
+            if writer.dev != op.dev:
+                continue
+            row = writer.conn.execute("SELECT idx FROM ops WHERE hash=? AND dev=?", (op.hash, op.dev)).fetchone()
+            if row is None:
+                return None
+            past: Heads = {}
+            for dev, scope, seq in writer.conn.execute(
+                "SELECT dev, scope, MAX(seq) FROM ops WHERE idx < ? GROUP BY dev, scope", (row[0],)
+            ):
+                past[(str(dev), str(scope))] = int(seq)
+            self.causes[op.hash] = past
+            self.authors[op.hash] = op.dev
+            return past
+        return None
 
     def check_counters(self, conn: sqlite3.Connection, node: Node) -> None:
         """Record (as ``negative``, about the replica) a negative counter or device right."""
@@ -363,6 +386,7 @@ class World:
             "SELECT hash, dev, scope, seq FROM ops WHERE idx > ? ORDER BY idx", (top,)
         ):
             self.causes[bytes(h)] = dict(past)
+            self.authors[bytes(h)] = str(dev)
             past[(dev, scope)] = seq
         self.check_counters(node.conn, node)
         return out
